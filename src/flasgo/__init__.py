@@ -1,1 +1,95 @@
-"""Flasgo."""
+"""Flasgo: an async-first web framework with Flask's ergonomics and Django's security defaults.
+
+The public API is re-exported here; everything else is internal.
+"""
+
+from flasgo.app import Flasgo, RouteInfo
+from flasgo.blueprints import Blueprint
+from flasgo.context import current_app, g, request
+from flasgo.datastructures import Headers, MultiDict
+from flasgo.exceptions import (
+    BadRequest,
+    ConfigurationError,
+    FlasgoError,
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RequestHeaderFieldsTooLarge,
+    RequestTimeout,
+    RoutingError,
+    SetupFrozenError,
+    TooManyRequests,
+    UnprocessableEntity,
+    UnsupportedMediaType,
+    URITooLong,
+    abort,
+)
+from flasgo.handlers import RequestValidationError
+from flasgo.request import Request
+from flasgo.response import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+    jsonify,
+    make_response,
+    redirect,
+)
+from flasgo.routing import BuildError, Converter
+from flasgo.settings import Settings
+from flasgo.url import url_for
+from flasgo.websocket import WebSocket, WebSocketDisconnect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BadRequest",
+    "Blueprint",
+    "BuildError",
+    "ConfigurationError",
+    "Converter",
+    "Flasgo",
+    "FlasgoError",
+    "Forbidden",
+    "HTMLResponse",
+    "HTTPException",
+    "Headers",
+    "InternalServerError",
+    "JSONResponse",
+    "MethodNotAllowed",
+    "MultiDict",
+    "NotFound",
+    "PayloadTooLarge",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Request",
+    "RequestHeaderFieldsTooLarge",
+    "RequestTimeout",
+    "RequestValidationError",
+    "Response",
+    "RouteInfo",
+    "RoutingError",
+    "SetupFrozenError",
+    "Settings",
+    "StreamingResponse",
+    "TooManyRequests",
+    "URITooLong",
+    "UnprocessableEntity",
+    "UnsupportedMediaType",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "__version__",
+    "abort",
+    "current_app",
+    "g",
+    "jsonify",
+    "make_response",
+    "redirect",
+    "request",
+    "url_for",
+]

@@ -1,0 +1,633 @@
+"""`Flasgo`: the registration API, the request pipeline compiled once, and the ASGI entry.
+
+A request's path through this module: `__call__` -> `_handle_http` (route match, automatic
+HEAD/OPTIONS, 404/405) -> `_dispatch` (before hooks, bound handler, return coercion, after
+hooks; one `try` turns errors into responses) -> `_send` (prebuilt header block) -> teardown.
+Everything that can be decided at startup is decided in `_freeze`, which runs once, on the
+first request or at lifespan startup; registration after that is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from flasgo.concurrency import ThreadPool, is_async_callable
+from flasgo.context import request_var
+from flasgo.exceptions import (
+    ConfigurationError,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    SetupFrozenError,
+)
+from flasgo.handlers import HandlerPlan, compile_handler
+from flasgo.jsonenc import encode_json
+from flasgo.lifespan import Lifespan
+from flasgo.request import Request
+from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
+from flasgo.routing import Converter, Router, parse_rule
+from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
+from flasgo.settings import Settings
+
+if TYPE_CHECKING:
+    from flasgo.blueprints import Blueprint
+    from flasgo.testing import TestClient
+
+__all__ = ["Flasgo", "RouteInfo"]
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+Hook = Callable[..., Awaitable[Any]]
+
+error_log = logging.getLogger("flasgo.error")
+
+_NOT_FOUND = "No route matches {path!r}. Check the URL or register a handler for this path."
+_NO_STORE = (
+    (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0"),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """A registered route, as listed by `Flasgo.url_map` and ``flasgo routes``."""
+
+    rule: str
+    methods: tuple[str, ...]
+    endpoint: str
+    websocket: bool
+
+
+class Endpoint:
+    """A compiled route target: the handler plan plus its hook chains and error handlers."""
+
+    __slots__ = (
+        "after",
+        "before",
+        "error_handlers",
+        "name",
+        "plan",
+        "record",
+        "scopes",
+        "simple",
+        "teardown",
+    )
+
+    def __init__(
+        self, name: str, plan: HandlerPlan, scopes: tuple[Scaffold, ...], record: RouteRecord
+    ) -> None:
+        self.name = name
+        self.plan = plan
+        self.scopes = scopes
+        self.record = record
+        self.before: tuple[Hook, ...] = ()
+        self.after: tuple[Hook, ...] = ()
+        self.teardown: tuple[Hook, ...] = ()
+        self.error_handlers: tuple[dict[Any, Hook], ...] = ()
+        self.simple = False
+
+
+class Flasgo(Scaffold):
+    """The application: an ASGI 3 callable with Flask-style registration.
+
+    Args:
+        settings: A `Settings`, a mapping of setting keys, a dotted module path whose
+            UPPERCASE attributes are settings, or an object with UPPERCASE attributes.
+            ``FLASGO_*`` environment variables fill keys the source does not set.
+        name: A name for logs and the CLI; defaults to ``"flasgo"``.
+    """
+
+    def __init__(self, settings: Settings | Mapping[str, Any] | str | object | None = None, *,
+                 name: str = "flasgo") -> None:
+        super().__init__(name)
+        self.settings: Settings = Settings.load(settings)
+        self.state = SimpleNamespace()
+        self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
+        self._router: Router[Endpoint] = Router()
+        self._ws_router: Router[Endpoint] = Router(auto_head=False, auto_options=False)
+        self._endpoints: list[Endpoint] = []
+        self._blueprint_names: set[str] = set()
+        self._middleware: list[tuple[Callable[..., ASGIApp], tuple[Any, ...], dict[str, Any]]] = []
+        self._lifespan = Lifespan(self)
+        self._frozen = False
+        self._entry: ASGIApp | None = None
+        self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), RouteRecord(
+            "", (), _no_handler, ""))
+        self._base_headers: list[tuple[bytes, bytes]] = []
+        self._base_names: frozenset[bytes] = frozenset()
+        self._text_headers: list[tuple[bytes, bytes]] = []
+        self._json_headers: list[tuple[bytes, bytes]] = []
+
+    # -- registration -----------------------------------------------------------------------------
+
+    def _check_setup(self) -> None:
+        if self._frozen:
+            raise SetupFrozenError(
+                "The app already started serving requests; register routes, hooks, "
+                "blueprints and middleware before the first request."
+            )
+
+    def _record(self, record: RouteRecord) -> None:
+        self._register(record, prefix="", name_prefix="", scopes=(self,))
+
+    def _register(
+        self, record: RouteRecord, *, prefix: str, name_prefix: str, scopes: tuple[Scaffold, ...]
+    ) -> None:
+        rule = _join_rule(prefix, record.rule)
+        name = f"{name_prefix}{record.name}"
+        # The handler is compiled before the rule is added, so a bad handler leaves no trace.
+        placeholders = parse_rule(rule).placeholders
+        if record.websocket:
+            from flasgo.websocket import compile_websocket_handler
+
+            plan = compile_websocket_handler(record.func, tuple(p.name for p in placeholders))
+            router, methods = self._ws_router, ("GET",)
+        else:
+            text_converters = ("str", "path")
+            typed = {p.name: p.converter not in text_converters for p in placeholders}
+            plan = compile_handler(record.func, typed)
+            router, methods = self._router, record.methods
+        endpoint = Endpoint(name, plan, scopes, record)
+        router.add(rule, methods, endpoint, name=name)
+        self._endpoints.append(endpoint)
+
+    def register_blueprint(self, blueprint: Blueprint, *, url_prefix: str | None = None,
+                           name: str | None = None) -> None:
+        """Add a blueprint's routes, hooks and error handlers to the app.
+
+        Args:
+            blueprint: The blueprint (with its nested blueprints).
+            url_prefix: Overrides the blueprint's own ``url_prefix``.
+            name: Registers it under another name (to register one blueprint twice).
+        """
+        self._check_setup()
+        blueprint.register(self, url_prefix=url_prefix, name=name, parent_prefix="",
+                           parent_name="", parent_scopes=(self,))
+
+    def _claim_blueprint_name(self, dotted: str) -> None:
+        if dotted in self._blueprint_names:
+            raise ConfigurationError(
+                f"A blueprint named {dotted!r} is already registered; pass name='...' to "
+                "register it again under another name."
+            )
+        self._blueprint_names.add(dotted)
+
+    def add_converter(self, name: str, converter: type[Converter]) -> None:
+        """Make ``<name:param>`` available in rules, using `converter`."""
+        self._check_setup()
+        self._router.add_converter(name, converter)
+        self._ws_router.add_converter(name, converter)
+
+    def add_middleware(self, middleware: Callable[..., ASGIApp], *args: Any, **options: Any) -> None:
+        """Wrap the app in a pure ASGI middleware: ``middleware(app, *args, **options)``.
+
+        The first added is the outermost. The chain is built once, at startup.
+        """
+        self._check_setup()
+        self._middleware.append((middleware, args, options))
+
+    def lifespan(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Register an async generator (or async context manager factory) taking the app:
+        code before its ``yield`` runs at startup, code after it at shutdown."""
+        self._check_setup()
+        self._lifespan.add_context(func)
+        return func
+
+    def on_startup(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Run `func()` (sync or async) at startup."""
+        self._check_setup()
+        self._lifespan.startup.append(func)
+        return func
+
+    def on_shutdown(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Run `func()` (sync or async) at shutdown."""
+        self._check_setup()
+        self._lifespan.shutdown.append(func)
+        return func
+
+    # -- introspection ------------------------------------------------------------------------------
+
+    @property
+    def url_map(self) -> list[RouteInfo]:
+        """Every route: HTTP ones first, then WebSocket ones, in registration order."""
+        routes: list[RouteInfo] = []
+        for entry in self._router:
+            names: dict[str, list[str]] = {}
+            for method, endpoint_name in entry.names.items():
+                names.setdefault(endpoint_name, []).append(method)
+            for endpoint_name, methods in names.items():
+                shown = set(methods)
+                if "GET" in shown:
+                    shown.add("HEAD")
+                shown.add("OPTIONS")
+                routes.append(RouteInfo(entry.rule, tuple(sorted(shown)), endpoint_name, False))
+        routes.extend(
+            RouteInfo(entry.rule, (), next(iter(entry.names.values())), True)
+            for entry in self._ws_router
+        )
+        return routes
+
+    def iter_endpoints(self) -> Iterator[Endpoint]:
+        """The compiled endpoints, in registration order."""
+        return iter(self._endpoints)
+
+    def url_for(self, endpoint: str, /, *, _external: bool = False, _anchor: str | None = None,
+                **values: Any) -> str:
+        """Build the URL of `endpoint`; values that are not placeholders become the query.
+
+        A leading ``.`` names an endpoint in the current request's blueprint.
+
+        Raises:
+            BuildError: Unknown endpoint or missing/invalid values.
+        """
+        request = request_var.get(None)
+        if endpoint.startswith(".") and request is not None and request.blueprint:
+            endpoint = f"{request.blueprint}{endpoint}"
+        elif endpoint.startswith("."):
+            endpoint = endpoint[1:]
+        try:
+            path = self._router.build(endpoint, values)
+        except LookupError:
+            path = self._ws_router.build(endpoint, values) if _has_name(self._ws_router, endpoint) else self._router.build(endpoint, values)
+        if request is not None:
+            path = request.root_path + path
+            if _external:
+                path = f"{request.scheme}://{request.host}{path}"
+        if _anchor:
+            from urllib.parse import quote
+
+            path = f"{path}#{quote(_anchor, safe='')}"
+        return path
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def test_client(self, **options: Any) -> TestClient:
+        """A `TestClient` for this app (use it in a ``with`` block to run lifespan)."""
+        from flasgo.testing import TestClient
+
+        return TestClient(self, **options)
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, *, reload: bool | None = None,
+            workers: int | None = None, server: str = "uvicorn", **server_options: Any) -> None:
+        """Serve the app (uvicorn by default) on `host`:`port`; for development and simple
+        deployments. ``flasgo run`` does the same from the command line."""
+        from flasgo.serving import serve
+
+        serve(self, host=host, port=port, reload=reload, workers=workers, server=server,
+              **server_options)
+
+    # -- compile once -------------------------------------------------------------------------------
+
+    def _freeze(self) -> ASGIApp:
+        if self._entry is not None:
+            return self._entry
+        self._frozen = True
+        self._build_header_blocks()
+        for endpoint in [*self._endpoints, self._fallback]:
+            _compile_chains(self, endpoint)
+        entry: ASGIApp = self._asgi
+        for middleware, args, options in reversed(self._middleware):
+            entry = middleware(entry, *args, **options)
+        self._entry = entry
+        return entry
+
+    def _build_header_blocks(self) -> None:
+        settings = self.settings
+        base = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in settings.SECURITY_HEADERS.items()
+        ]
+        if settings.ENFORCE_NO_STORE_CACHE:
+            base.extend(_NO_STORE)
+        self._base_headers = base
+        self._base_names = frozenset(name for name, _ in base)
+        self._text_headers = [*base, (b"content-type", TEXT.encode())]
+        self._json_headers = [*base, (b"content-type", JSON.encode())]
+
+    # -- ASGI -----------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        entry = self._entry
+        if entry is None:
+            entry = self._freeze()
+        await entry(scope, receive, send)
+
+    async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._handle_http(scope, receive, send)
+        elif kind == "websocket":
+            from flasgo.websocket import handle_websocket
+
+            await handle_websocket(self, scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan.run(scope, receive, send)
+        else:
+            raise RuntimeError(f"Flasgo does not handle ASGI scope type {kind!r}.")
+
+    async def _handle_http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path: str = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root):] or "/"
+        method: str = scope["method"]
+        match = self._router.match(path)
+        preset: Response | HTTPException | None = None
+        if match is None:
+            endpoint, params, entry = self._fallback, {}, None
+            preset = self._not_found(path, scope)
+        else:
+            entry, params = match
+            target = entry.targets.get(method)
+            if target is not None:
+                endpoint = target
+            elif method == "HEAD" and "GET" in entry.targets:
+                endpoint = entry.targets["GET"]
+            else:
+                endpoint = self._fallback
+                preset = (
+                    Response(b"", 204, {"allow": entry.allow})
+                    if method == "OPTIONS"
+                    else MethodNotAllowed(
+                        f"Method Not Allowed. Use one of: {entry.allow}.", {"allow": entry.allow}
+                    )
+                )
+        request = Request(scope, receive, self, params, endpoint.name or None, entry)
+        token = request_var.set(request)
+        try:
+            if endpoint.simple and preset is None:
+                await self._dispatch_simple(request, endpoint, params, send, method == "HEAD")
+            else:
+                await self._dispatch(request, endpoint, params, send, method == "HEAD", preset)
+        finally:
+            request_var.reset(token)
+
+    def _not_found(self, path: str, scope: dict[str, Any]) -> Response | HTTPException:
+        if self.settings.REDIRECT_TRAILING_SLASH and path != "/":
+            other = path[:-1] if path.endswith("/") else f"{path}/"
+            if self._router.match(other) is not None:
+                query = scope.get("query_string", b"")
+                root = scope.get("root_path", "")
+                location = f"{root}{other}" + (f"?{query.decode('latin-1')}" if query else "")
+                return RedirectResponse(location, 308)
+        shown = path if len(path) <= 200 else f"{path[:200]}..."
+        return NotFound(_NOT_FOUND.format(path=shown))
+
+    async def _dispatch_simple(
+        self, request: Request, endpoint: Endpoint, params: dict[str, Any], send: Any,
+        is_head: bool,
+    ) -> None:
+        # PERF: no hooks anywhere on this route: call, encode common return types, send.
+        plan = endpoint.plan
+        try:
+            kwargs = params if plan.passthrough else plan.bind(request, params)
+            if plan.is_async:
+                result = await plan.func(**kwargs)
+            else:
+                result = await self.thread_pool.run(plan.func, **kwargs)
+            kind = type(result)
+            if kind is str:
+                body = result.encode()
+                headers = self._text_headers
+            elif kind is dict or kind is list:
+                body = encode_json(result)
+                headers = self._json_headers
+            else:
+                response = to_response(result)
+                await self._send(send, response, is_head)
+                return
+        except Exception as exc:  # noqa: BLE001 - every error becomes a response
+            response = await self._handle_exception(request, endpoint, exc)
+            await self._send(send, response, is_head)
+            return
+        await send({
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        })
+        await send({"type": "http.response.body", "body": b"" if is_head else body})
+
+    async def _dispatch(
+        self, request: Request, endpoint: Endpoint, params: dict[str, Any], send: Any,
+        is_head: bool, preset: Response | HTTPException | None,
+    ) -> None:
+        error: BaseException | None = None
+        try:
+            try:
+                response = await self._full_dispatch(request, endpoint, params, preset)
+            except Exception as exc:  # noqa: BLE001 - every error becomes a response
+                error = exc
+                response = await self._handle_exception(request, endpoint, exc)
+                response = await self._after(request, endpoint, response, from_error=True)
+            await self._send(send, response, is_head)
+        finally:
+            await self._teardown(endpoint, error)
+
+    async def _full_dispatch(
+        self, request: Request, endpoint: Endpoint, params: dict[str, Any],
+        preset: Response | HTTPException | None,
+    ) -> Response:
+        result: Any = None
+        for hook in endpoint.before:
+            result = await hook(request)
+            if result is not None:
+                break
+        if result is None:
+            if isinstance(preset, HTTPException):
+                raise preset
+            if preset is not None:
+                result = preset
+            else:
+                plan = endpoint.plan
+                kwargs = params if plan.passthrough else plan.bind(request, params)
+                if plan.is_async:
+                    result = await plan.func(**kwargs)
+                else:
+                    result = await self.thread_pool.run(plan.func, **kwargs)
+        response = to_response(result)
+        return await self._after(request, endpoint, response, from_error=False)
+
+    async def _after(
+        self, request: Request, endpoint: Endpoint, response: Response, *, from_error: bool
+    ) -> Response:
+        for hook in endpoint.after:
+            try:
+                result = await hook(request, response)
+            except Exception:
+                if not from_error:
+                    raise
+                error_log.exception("after-request-hook-failed path=%s", request.path)
+                continue
+            if not isinstance(result, Response):
+                message = (
+                    f"after_request hook {getattr(hook, '__qualname__', hook)!r} returned "
+                    f"{type(result).__name__}; it must return the response it was given "
+                    "(or a new Response)."
+                )
+                if from_error:
+                    error_log.error(message)
+                    continue
+                raise TypeError(message)
+            response = result
+        return response
+
+    async def _teardown(self, endpoint: Endpoint, error: BaseException | None) -> None:
+        for hook in endpoint.teardown:
+            try:
+                await hook(error)
+            except Exception:
+                error_log.exception("teardown-hook-failed endpoint=%s", endpoint.name)
+
+    async def _handle_exception(
+        self, request: Request, endpoint: Endpoint, exc: Exception
+    ) -> Response:
+        handler = _find_error_handler(endpoint, exc)
+        if handler is not None:
+            try:
+                return to_response(await handler(request, exc))
+            except Exception:
+                error_log.exception(
+                    "error-handler-failed method=%s path=%s", request.method, request.path
+                )
+                return self._internal_error(exc)
+        if isinstance(exc, HTTPException):
+            body, content_type = exc.render()
+            status = exc.status_code
+            response = Response(body, status, exc.headers, content_type)
+            if "content-type" not in exc.headers and status in (204, 304):
+                response.headers.pop("content-type", None)
+            return response
+        error_log.error(
+            "unhandled-exception method=%s path=%s endpoint=%s",
+            request.method, request.path, endpoint.name or "-", exc_info=exc,
+        )
+        return self._internal_error(exc)
+
+    def _internal_error(self, exc: BaseException) -> Response:
+        if self.settings.DEBUG:
+            detail = "".join(traceback.format_exception(exc))
+            return Response(f"Internal Server Error (DEBUG is on)\n\n{detail}", 500)
+        return Response(
+            "Internal Server Error. Check the application logs for the original failure.", 500
+        )
+
+    async def _send(self, send: Any, response: Response, is_head: bool) -> None:
+        try:
+            raw = response.raw_headers()
+        except (ValueError, UnicodeEncodeError):
+            error_log.exception("response-prepare-failed")
+            response = self._internal_error(RuntimeError("invalid response headers"))
+            raw = response.raw_headers()
+        own = {name for name, _ in raw}
+        base = self._base_headers
+        if response.allow_public_cache:
+            base = [item for item in base if item not in _NO_STORE]
+        if own & self._base_names:
+            base = [item for item in base if item[0] not in own]
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": [*base, *raw]})
+        await response.send_body(send, is_head=is_head)
+        if response.background is not None:
+            await _call_maybe_sync(self, response.background)
+
+
+def _no_handler() -> None:  # pragma: no cover - the fallback endpoint always has a preset
+    raise NotFound()
+
+
+def _join_rule(prefix: str, rule: str) -> str:
+    return prefix.rstrip("/") + rule if prefix else rule
+
+
+def _has_name(router: Router[Endpoint], name: str) -> bool:
+    return any(name in entry.names.values() for entry in router)
+
+
+async def _call_maybe_sync(app: Flasgo, func: Callable[[], Any]) -> None:
+    try:
+        if is_async_callable(func):
+            await func()
+        else:
+            await app.thread_pool.run(func)
+    except Exception:
+        error_log.exception("background-task-failed")
+
+
+def _before_hook(app: Flasgo, func: Callable[..., Any]) -> Hook:
+    """``await hook(request)`` for ``f()`` or ``f(request)``, sync or async."""
+    wants_request = hook_arity(func) >= 1
+    return _hook(app, func, lambda request: (request,) if wants_request else ())
+
+
+def _after_hook(app: Flasgo, func: Callable[..., Any]) -> Hook:
+    """``await hook(request, value)`` for ``f(value)`` or ``f(request, value)``.
+
+    Used for after_request hooks (value = response) and error handlers (value = exc).
+    """
+    wants_request = hook_arity(func) >= 2
+    return _hook(
+        app, func, lambda request, value: (request, value) if wants_request else (value,)
+    )
+
+
+def _teardown_hook(app: Flasgo, func: Callable[..., Any]) -> Hook:
+    """``await hook(exc)`` for ``f()`` or ``f(exc)``."""
+    wants_error = hook_arity(func) >= 1
+    return _hook(app, func, lambda error: (error,) if wants_error else ())
+
+
+def _hook(app: Flasgo, func: Callable[..., Any], arguments: Callable[..., tuple[Any, ...]]) -> Hook:
+    if is_async_callable(func):
+
+        async def call_async(*given: Any) -> Any:
+            return await func(*arguments(*given))
+
+        hook = call_async
+    else:
+
+        async def call_sync(*given: Any) -> Any:
+            return await app.thread_pool.run(func, *arguments(*given))
+
+        hook = call_sync
+    hook.__qualname__ = getattr(func, "__qualname__", repr(func))
+    return hook
+
+
+def _compile_chains(app: Flasgo, endpoint: Endpoint) -> None:
+    scopes = endpoint.scopes
+    endpoint.before = tuple(_before_hook(app, f) for s in scopes for f in s.before_request_funcs)
+    endpoint.after = tuple(
+        _after_hook(app, f) for s in reversed(scopes) for f in reversed(s.after_request_funcs)
+    )
+    endpoint.teardown = tuple(
+        _teardown_hook(app, f)
+        for s in reversed(scopes)
+        for f in reversed(s.teardown_request_funcs)
+    )
+    endpoint.error_handlers = tuple(
+        {key: _after_hook(app, f) for key, f in s.error_handlers.items()} for s in reversed(scopes)
+    )
+    endpoint.simple = not (endpoint.before or endpoint.after or endpoint.teardown)
+
+
+def _find_error_handler(endpoint: Endpoint, exc: Exception) -> Hook | None:
+    status = exc.status_code if isinstance(exc, HTTPException) else None
+    for handlers in endpoint.error_handlers:
+        if not handlers:
+            continue
+        if status is not None and status in handlers:
+            return handlers[status]
+        for cls in type(exc).__mro__:
+            if cls in handlers:
+                return handlers[cls]
+    if status is None and not isinstance(exc, HTTPException):
+        # An unhandled error is a 500: a handler registered for 500 takes it.
+        for handlers in endpoint.error_handlers:
+            if 500 in handlers:
+                return handlers[500]
+    return None

@@ -1,0 +1,77 @@
+"""Blueprints: groups of routes, hooks and error handlers registered on an app under a prefix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flasgo.exceptions import ConfigurationError
+from flasgo.scaffold import RouteRecord, Scaffold
+
+if TYPE_CHECKING:
+    from flasgo.app import Flasgo
+
+__all__ = ["Blueprint"]
+
+
+class Blueprint(Scaffold):
+    """A reusable group of routes with its own hooks and error handlers.
+
+    Its endpoints are named ``<blueprint>.<function>`` (``outer.inner.function`` when
+    nested), its hooks run only for its own routes (and those of blueprints nested in it),
+    and its error handlers are tried before the app's.
+
+    Args:
+        name: The blueprint's name, used in endpoint names; no dots.
+        url_prefix: Prepended to every rule, e.g. ``"/api"``.
+    """
+
+    def __init__(self, name: str, import_name: str | None = None, *, url_prefix: str = "") -> None:
+        if not name or "." in name:
+            raise ConfigurationError(
+                f"Blueprint name {name!r} must be non-empty and contain no dot; dots separate "
+                "nested blueprint names in endpoints."
+            )
+        if url_prefix and not url_prefix.startswith("/"):
+            raise ConfigurationError(f"url_prefix {url_prefix!r} must start with '/'.")
+        super().__init__(name)
+        self.import_name = import_name
+        self.url_prefix = url_prefix
+        self.records: list[RouteRecord] = []
+        self.children: list[tuple[Blueprint, str | None, str | None]] = []
+        self._registered = False
+
+    def _check_setup(self) -> None:
+        if self._registered:
+            raise ConfigurationError(
+                f"Blueprint {self.name!r} is already registered on an app; add its routes and "
+                "hooks before calling register_blueprint()."
+            )
+
+    def _record(self, record: RouteRecord) -> None:
+        self.records.append(record)
+
+    def register_blueprint(
+        self, blueprint: Blueprint, *, url_prefix: str | None = None, name: str | None = None
+    ) -> None:
+        """Nest `blueprint` inside this one (its prefix and name are appended to ours)."""
+        if blueprint is self:
+            raise ConfigurationError("A blueprint cannot be registered on itself.")
+        self._check_setup()
+        self.children.append((blueprint, url_prefix, name))
+
+    def register(
+        self, app: Flasgo, *, url_prefix: str | None, name: str | None, parent_prefix: str,
+        parent_name: str, parent_scopes: tuple[Scaffold, ...],
+    ) -> None:
+        """Add this blueprint's routes (and its children's) to `app`; called by the app."""
+        own_name = name or self.name
+        dotted = f"{parent_name}{own_name}"
+        app._claim_blueprint_name(dotted)
+        prefix = parent_prefix.rstrip("/") + (url_prefix if url_prefix is not None else self.url_prefix)
+        scopes = (*parent_scopes, self)
+        for record in self.records:
+            app._register(record, prefix=prefix, name_prefix=f"{dotted}.", scopes=scopes)
+        for child, child_prefix, child_name in self.children:
+            child.register(app, url_prefix=child_prefix, name=child_name, parent_prefix=prefix,
+                           parent_name=f"{dotted}.", parent_scopes=scopes)
+        self._registered = True

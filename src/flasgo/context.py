@@ -1,0 +1,129 @@
+"""Context-local globals: `request`, `g`, `current_app`, backed by one contextvar per request.
+
+Only the `Request` is stored per request (one `ContextVar.set`); `g` and `current_app` are
+derived from it, so a request that never touches them pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from flasgo.app import Flasgo
+    from flasgo.request import Request
+
+__all__ = ["AppGlobals", "current_app", "g", "request"]
+
+request_var: ContextVar[Request] = ContextVar("flasgo.request")
+app_var: ContextVar[Flasgo] = ContextVar("flasgo.app")
+
+
+class AppGlobals:
+    """A plain namespace for per-request data (Flask's ``g``)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return attribute `name`, or `default` when it is not set."""
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, default: Any = None) -> Any:
+        """Remove attribute `name` and return it, or `default`."""
+        return self.__dict__.pop(name, default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        """Return attribute `name`, setting it to `default` first when missing."""
+        return self.__dict__.setdefault(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"<flasgo.g {self.__dict__!r}>"
+
+
+class _Proxy:
+    """Forward attribute and item access to the object `resolve()` returns right now."""
+
+    __slots__ = ("_name", "_resolve")
+
+    def __init__(self, resolve: Callable[[], object], name: str) -> None:
+        object.__setattr__(self, "_resolve", resolve)
+        object.__setattr__(self, "_name", name)
+
+    def _get(self) -> Any:
+        try:
+            return self._resolve()
+        except LookupError:
+            raise RuntimeError(
+                f"Working outside of a request: `{self._name}` is only available while "
+                "a request is being handled (inside a handler, hook or dependency)."
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._get(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._get(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._get()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._get()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._get()[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._get()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __bool__(self) -> bool:
+        try:
+            return bool(self._resolve())
+        except LookupError:
+            return False
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._get() == other)
+
+    def __hash__(self) -> int:
+        return hash(self._get())
+
+    def __repr__(self) -> str:
+        try:
+            return repr(self._resolve())
+        except LookupError:
+            return f"<unbound {self._name}>"
+
+    def _get_current_object(self) -> Any:
+        """Return the proxied object itself (e.g. to pass it to another thread)."""
+        return self._get()
+
+
+def _current_app() -> Flasgo:
+    req = request_var.get(None)
+    if req is not None:
+        return req.app
+    return app_var.get()
+
+
+def _g() -> AppGlobals:
+    return request_var.get().g
+
+
+request = cast("Request", _Proxy(request_var.get, "request"))
+g = cast(AppGlobals, _Proxy(_g, "g"))
+current_app = cast("Flasgo", _Proxy(_current_app, "current_app"))

@@ -1,0 +1,383 @@
+"""The `Request`: a lazy view of one HTTP request; each part is parsed once, on first use."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from flasgo.context import AppGlobals
+from flasgo.cookies import parse_cookie_header
+from flasgo.datastructures import Headers, MultiDict
+from flasgo.exceptions import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from flasgo.jsonenc import decode_json
+from flasgo.mediatypes import is_json_media_type, parse_options_header
+from flasgo.querystring import parse_query_string, parse_urlencoded_form
+
+if TYPE_CHECKING:
+    from flasgo.app import Flasgo
+    from flasgo.routing import RuleEntry
+
+__all__ = ["ClientDisconnected", "Request"]
+
+_EMPTY = MultiDict([])
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+class ClientDisconnected(BadRequest):
+    """The client went away while its body was being read."""
+
+
+class Request:
+    """One HTTP request.
+
+    Attributes:
+        scope: The ASGI scope.
+        app: The `Flasgo` app handling it.
+        view_args: Path parameters converted by the route's converters.
+        endpoint: The endpoint name of the matched route, or None.
+    """
+
+    __slots__ = (
+        "_args",
+        "_body",
+        "_cookies",
+        "_form",
+        "_g",
+        "_headers",
+        "_json",
+        "_receive",
+        "_stream_consumed",
+        "app",
+        "endpoint",
+        "rule",
+        "scope",
+        "view_args",
+    )
+
+    def __init__(
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        app: Flasgo,
+        view_args: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+        rule: RuleEntry[Any] | None = None,
+    ) -> None:
+        self.scope = scope
+        self._receive = receive
+        self.app = app
+        self.view_args = view_args if view_args is not None else {}
+        self.endpoint = endpoint
+        self.rule = rule
+        self._headers: Headers | None = None
+        self._args: MultiDict | None = None
+        self._cookies: dict[str, str] | None = None
+        self._body: bytes | None = None
+        self._json: Any = _UNSET
+        self._form: MultiDict | None = None
+        self._g: AppGlobals | None = None
+        self._stream_consumed = False
+
+    # -- the request line -------------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper-case."""
+        return str(self.scope["method"])
+
+    @property
+    def path(self) -> str:
+        """The path inside the app (percent-decoded, without ``root_path``)."""
+        path: str = self.scope["path"]
+        root = self.scope.get("root_path", "")
+        if root and path.startswith(root):
+            return path[len(root) :] or "/"
+        return path
+
+    @property
+    def root_path(self) -> str:
+        """The prefix the app is mounted under (ASGI ``root_path``)."""
+        return str(self.scope.get("root_path", ""))
+
+    @property
+    def full_path(self) -> str:
+        """Path plus ``?query`` when there is one."""
+        qs = self.query_string
+        return f"{self.path}?{qs.decode('latin-1')}" if qs else self.path
+
+    @property
+    def query_string(self) -> bytes:
+        """The raw query string bytes."""
+        return bytes(self.scope.get("query_string", b""))
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https`` as reported by the server."""
+        return str(self.scope.get("scheme", "http"))
+
+    @property
+    def is_secure(self) -> bool:
+        """Whether the request came over TLS."""
+        return self.scheme in ("https", "wss")
+
+    @property
+    def host(self) -> str:
+        """The Host header (or the server address when it is missing)."""
+        host = self.headers.get("host")
+        if host:
+            return host
+        server = self.scope.get("server")
+        if server:
+            name, port = server[0], server[1]
+            return name if port in (None, _DEFAULT_PORTS.get(self.scheme)) else f"{name}:{port}"
+        return ""
+
+    @property
+    def url(self) -> str:
+        """The full URL of the request."""
+        root = self.root_path
+        return f"{self.scheme}://{self.host}{root}{self.full_path}"
+
+    @property
+    def base_url(self) -> str:
+        """Scheme, host and root path."""
+        return f"{self.scheme}://{self.host}{self.root_path}"
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The client's (host, port), or None when the server does not know it."""
+        client = self.scope.get("client")
+        return (str(client[0]), int(client[1])) if client else None
+
+    @property
+    def remote_addr(self) -> str | None:
+        """The client's IP address (Flask spelling)."""
+        client = self.scope.get("client")
+        return str(client[0]) if client else None
+
+    # -- headers, query, cookies -------------------------------------------------------------
+
+    @property
+    def headers(self) -> Headers:
+        """Case-insensitive multi-valued headers; duplicates are kept."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self.scope["headers"])
+        return headers
+
+    @property
+    def args(self) -> MultiDict:
+        """Query string parameters (a multi-dict)."""
+        args = self._args
+        if args is None:
+            qs = self.scope.get("query_string", b"")
+            args = self._args = (
+                parse_query_string(qs, max_fields=self.app.settings.MAX_FORM_FIELDS)
+                if qs
+                else _EMPTY
+            )
+        return args
+
+    query_params = args
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Request cookies (first value wins for a repeated name)."""
+        cookies = self._cookies
+        if cookies is None:
+            header = self.headers.getlist("cookie")
+            cookies = self._cookies = parse_cookie_header("; ".join(header)) if header else {}
+        return cookies
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-case, without parameters ("" when absent)."""
+        value = self.headers.get("content-type")
+        return parse_options_header(value)[0] if value else ""
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """Parameters of the Content-Type header (e.g. ``charset``)."""
+        value = self.headers.get("content-type")
+        return parse_options_header(value)[1] if value else {}
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the body is declared as JSON."""
+        return is_json_media_type(self.content_type)
+
+    @property
+    def g(self) -> AppGlobals:
+        """Per-request namespace, also reachable as the `flasgo.g` global."""
+        g = self._g
+        if g is None:
+            g = self._g = AppGlobals()
+        return g
+
+    @property
+    def blueprint(self) -> str | None:
+        """Name of the blueprint that owns the matched route, if any."""
+        endpoint = self.endpoint
+        return endpoint.rpartition(".")[0] or None if endpoint else None
+
+    # -- the body ----------------------------------------------------------------------------
+
+    def _declared_length(self) -> int | None:
+        value = self.headers.get("content-length")
+        if value is None:
+            return None
+        # SECURITY: int() accepts " 12", "1_0", "+5" and non-ASCII digits; HTTP does not.
+        if not (value.isascii() and value.isdigit()):
+            raise BadRequest("Invalid Content-Length header.")
+        return int(value)
+
+    def _start_reading(self) -> int:
+        if self._stream_consumed:
+            raise RuntimeError("The request body was already consumed by stream().")
+        self._stream_consumed = True
+        limit: int = self.app.settings.MAX_REQUEST_BODY_BYTES
+        declared = self._declared_length()
+        if declared is not None and declared > limit:
+            raise _too_large(limit)
+        return limit
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as they arrive, enforcing the size limit and timeout.
+
+        Raises:
+            PayloadTooLarge: More than ``MAX_REQUEST_BODY_BYTES`` arrived (or were announced).
+            RequestTimeout: The body took longer than ``REQUEST_READ_TIMEOUT_SECONDS``.
+            ClientDisconnected: The client went away.
+        """
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        limit = self._start_reading()
+        deadline = asyncio.get_running_loop().time() + self.app.settings.REQUEST_READ_TIMEOUT_SECONDS
+        received = 0
+        more = True
+        while more:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk, more = await self._receive_chunk()
+            except TimeoutError:
+                raise RequestTimeout("Request body was not received in time.") from None
+            if chunk:
+                # SECURITY: count bytes actually received, never trust Content-Length alone.
+                received += len(chunk)
+                if received > limit:
+                    raise _too_large(limit)
+                yield chunk
+
+    async def _receive_chunk(self) -> tuple[bytes, bool]:
+        while True:
+            message = await self._receive()
+            kind = message["type"]
+            if kind == "http.request":
+                return message.get("body", b""), message.get("more_body", False)
+            if kind == "http.disconnect":
+                raise ClientDisconnected("Client disconnected before sending the whole body.")
+
+    async def _read_body(self) -> bytes:
+        limit = self._start_reading()
+        chunks: list[bytes] = []
+        received = 0
+        more = True
+        try:
+            async with asyncio.timeout(self.app.settings.REQUEST_READ_TIMEOUT_SECONDS):
+                while more:
+                    chunk, more = await self._receive_chunk()
+                    if chunk:
+                        # SECURITY: count bytes actually received, not the declared length.
+                        received += len(chunk)
+                        if received > limit:
+                            raise _too_large(limit)
+                        chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeout("Request body was not received in time.") from None
+        # PERF: the common case is one http.request message holding the whole body.
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def body(self) -> bytes:
+        """The whole body (read once, then cached)."""
+        body = self._body
+        if body is None:
+            body = self._body = await self._read_body()
+        return body
+
+    async def get_data(self) -> bytes:
+        """The whole body (Flask spelling of `body()`)."""
+        return await self.body()
+
+    async def text(self, encoding: str | None = None) -> str:
+        """The body decoded with the declared charset (UTF-8 by default).
+
+        Raises:
+            BadRequest: The body is not valid in that encoding.
+        """
+        charset = encoding or self.mimetype_params.get("charset") or "utf-8"
+        try:
+            return (await self.body()).decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            raise BadRequest(f"Request body is not valid {charset} text.") from None
+
+    async def json(self, *, force: bool = False) -> Any:
+        """The body decoded as JSON (cached).
+
+        Args:
+            force: Decode even when the Content-Type is not JSON.
+
+        Raises:
+            UnsupportedMediaType: The body is not declared as JSON (and `force` is False).
+            BadRequest: The body is not valid JSON or nests too deeply.
+        """
+        if self._json is _UNSET:
+            if not force and not self.is_json:
+                raise UnsupportedMediaType(
+                    "Expected a JSON body: send it with Content-Type: application/json."
+                )
+            body = await self.body()
+            self._json = decode_json(body, max_depth=self.app.settings.MAX_JSON_DEPTH)
+        return self._json
+
+    async def form(self) -> MultiDict:
+        """The urlencoded form body as a multi-dict (cached).
+
+        Raises:
+            UnsupportedMediaType: The body is not a form.
+            PayloadTooLarge: More than ``MAX_FORM_FIELDS`` fields.
+        """
+        if self._form is None:
+            mime, params = parse_options_header(self.headers.get("content-type", ""))
+            if mime == "application/x-www-form-urlencoded":
+                self._form = parse_urlencoded_form(
+                    await self.body(),
+                    max_fields=self.app.settings.MAX_FORM_FIELDS,
+                    charset=params.get("charset", "utf-8"),
+                )
+            elif mime == "multipart/form-data":
+                raise UnsupportedMediaType(
+                    "multipart/form-data bodies are not supported yet; send the form "
+                    "as application/x-www-form-urlencoded."
+                )
+            else:
+                raise UnsupportedMediaType(
+                    "Expected a form body: send application/x-www-form-urlencoded."
+                )
+        return self._form
+
+    def __repr__(self) -> str:
+        return f"<Request {self.scope.get('method')} {self.scope.get('path')!r}>"
+
+
+class _Unset:
+    __slots__ = ()
+
+
+_UNSET: Any = _Unset()
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body exceeds MAX_REQUEST_BODY_BYTES ({limit} bytes).")

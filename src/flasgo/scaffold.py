@@ -1,0 +1,195 @@
+"""What `Flasgo` and `Blueprint` share: route decorators, hooks and error-handler registration.
+
+Registration only records; the app compiles the records into routes and per-endpoint hook
+chains (see `flasgo.app`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flasgo.exceptions import ConfigurationError
+
+__all__ = ["RouteRecord", "Scaffold"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+ErrorKey = type[BaseException] | int
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    """A route as declared, before prefixes and blueprint names are applied."""
+
+    rule: str
+    methods: tuple[str, ...]
+    func: Callable[..., Any]
+    name: str
+    websocket: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _positional_arity(func: Callable[..., Any]) -> int:
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty)
+
+
+class Scaffold:
+    """Route and hook registration shared by the app and blueprints."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.before_request_funcs: list[Callable[..., Any]] = []
+        self.after_request_funcs: list[Callable[..., Any]] = []
+        self.teardown_request_funcs: list[Callable[..., Any]] = []
+        self.error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def _record(self, record: RouteRecord) -> None:
+        raise NotImplementedError
+
+    def _check_setup(self) -> None:
+        """Raise when registration is no longer allowed."""
+
+    def add_route(
+        self,
+        rule: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> None:
+        """Register `endpoint` for `rule` and `methods` (GET by default).
+
+        Args:
+            rule: A path rule such as ``/users/<int:user_id>``.
+            endpoint: The handler, sync or async.
+            methods: HTTP methods, e.g. ``["GET", "POST"]``.
+            name: Endpoint name for `url_for`; defaults to the function's name.
+            **options: Route options kept for later layers (security, docs).
+        """
+        if isinstance(methods, str):
+            raise TypeError(f"methods must be a list of method names, e.g. [{methods!r}]")
+        if not callable(endpoint):
+            raise TypeError(f"The endpoint for {rule!r} is not callable: {endpoint!r}")
+        self._check_setup()
+        method_list = tuple(m.upper() for m in (methods if methods is not None else ("GET",)))
+        self._record(
+            RouteRecord(rule, method_list, endpoint, name or endpoint.__name__, False, options)
+        )
+
+    def route(
+        self, rule: str, *, methods: Collection[str] | None = None, name: str | None = None,
+        **options: Any,
+    ) -> Callable[[F], F]:
+        """Decorator form of `add_route`."""
+
+        def decorator(func: F) -> F:
+            self.add_route(rule, func, methods=methods, name=name, **options)
+            return func
+
+        return decorator
+
+    def get(self, rule: str, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+        """Register a GET (and automatic HEAD) handler."""
+        return self.route(rule, methods=("GET",), name=name, **options)
+
+    def post(self, rule: str, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+        """Register a POST handler."""
+        return self.route(rule, methods=("POST",), name=name, **options)
+
+    def put(self, rule: str, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+        """Register a PUT handler."""
+        return self.route(rule, methods=("PUT",), name=name, **options)
+
+    def patch(self, rule: str, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+        """Register a PATCH handler."""
+        return self.route(rule, methods=("PATCH",), name=name, **options)
+
+    def delete(self, rule: str, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+        """Register a DELETE handler."""
+        return self.route(rule, methods=("DELETE",), name=name, **options)
+
+    def add_websocket_route(
+        self, rule: str, endpoint: Callable[..., Any], *, name: str | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a WebSocket handler; it receives the `WebSocket` and the path values."""
+        self._check_setup()
+        self._record(RouteRecord(rule, (), endpoint, name or endpoint.__name__, True, options))
+
+    def websocket(self, rule: str, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+        """Decorator form of `add_websocket_route`."""
+
+        def decorator(func: F) -> F:
+            self.add_websocket_route(rule, func, name=name, **options)
+            return func
+
+        return decorator
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def before_request(self, func: F) -> F:
+        """Run `func()` (or `func(request)`) before each handler; a non-None result is the
+        response and the handler is skipped."""
+        self._check_setup()
+        self.before_request_funcs.append(func)
+        return func
+
+    def after_request(self, func: F) -> F:
+        """Run `func(response)` (or `func(request, response)`) on each response; it must
+        return the response (the same or a new one)."""
+        self._check_setup()
+        self.after_request_funcs.append(func)
+        return func
+
+    def teardown_request(self, func: F) -> F:
+        """Run `func(exc)` after each request, even when it failed (`exc` is None on success)."""
+        self._check_setup()
+        self.teardown_request_funcs.append(func)
+        return func
+
+    def errorhandler(self, key: ErrorKey) -> Callable[[F], F]:
+        """Handle an exception class (and its subclasses) or an HTTP status code.
+
+        The handler is called as `handler(exc)` (or `handler(request, exc)`) and its return
+        value becomes the response.
+        """
+
+        def decorator(func: F) -> F:
+            self.register_error_handler(key, func)
+            return func
+
+        return decorator
+
+    def register_error_handler(self, key: ErrorKey, func: Callable[..., Any]) -> None:
+        """Non-decorator form of `errorhandler`."""
+        self._check_setup()
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 400 <= key <= 599:
+                raise ConfigurationError(
+                    f"errorhandler({key}) needs an error status code (400-599)."
+                )
+        elif not (isinstance(key, type) and issubclass(key, BaseException)):
+            raise ConfigurationError(
+                f"errorhandler() takes an exception class or a status code, not {key!r}."
+            )
+        self.error_handlers[key] = func
+
+
+def hook_arity(func: Callable[..., Any]) -> int:
+    """How many positional arguments a hook takes (for the Flask and upstream spellings)."""
+    return _positional_arity(func)
+
+
+def first_existing(items: Iterable[Any]) -> Any:
+    """Return the first non-None item, or None."""
+    return next((item for item in items if item is not None), None)

@@ -1,0 +1,347 @@
+"""WebSocket connections: the `WebSocket` object handlers receive, and the ASGI dispatch for it."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from flasgo.context import app_var
+from flasgo.cookies import parse_cookie_header
+from flasgo.datastructures import Headers, MultiDict
+from flasgo.exceptions import ConfigurationError, FlasgoError
+from flasgo.handlers import HandlerPlan
+from flasgo.jsonenc import decode_json, encode_json
+from flasgo.querystring import parse_query_string
+
+if TYPE_CHECKING:
+    from flasgo.app import Flasgo
+
+__all__ = ["WebSocket", "WebSocketDisconnect", "compile_websocket_handler", "handle_websocket"]
+
+log = logging.getLogger("flasgo.websocket")
+
+_SENDABLE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+
+
+class WebSocketDisconnect(FlasgoError):
+    """The peer closed the connection (or it was closed by the server)."""
+
+    def __init__(self, code: int = 1000, reason: str = "") -> None:
+        super().__init__(f"WebSocket closed with code {code}")
+        self.code = code
+        self.reason = reason
+
+
+class WebSocket:
+    """One WebSocket connection.
+
+    Attributes:
+        scope: The ASGI scope.
+        app: The app serving it.
+        path_params: Values of the route's placeholders.
+        state: A dict for your own per-connection data.
+    """
+
+    def __init__(
+        self, scope: dict[str, Any], receive: Any, send: Any, app: Flasgo,
+        path_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.app = app
+        self.path_params = path_params or {}
+        self.state: dict[str, Any] = {}
+        self.accepted = False
+        self.closed = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._connected = False
+        self._headers: Headers | None = None
+        self._args: MultiDict | None = None
+
+    # -- the handshake ---------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The request path."""
+        return str(self.scope["path"])
+
+    @property
+    def headers(self) -> Headers:
+        """Handshake headers (case-insensitive, duplicates kept)."""
+        if self._headers is None:
+            self._headers = Headers(self.scope["headers"])
+        return self._headers
+
+    @property
+    def args(self) -> MultiDict:
+        """Query string parameters of the handshake."""
+        if self._args is None:
+            self._args = parse_query_string(
+                self.scope.get("query_string", b""),
+                max_fields=self.app.settings.MAX_FORM_FIELDS,
+            )
+        return self._args
+
+    query_params = args
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Handshake cookies."""
+        values = self.headers.getlist("cookie")
+        return parse_cookie_header("; ".join(values)) if values else {}
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """Subprotocols the client offered, in its order of preference."""
+        return list(self.scope.get("subprotocols", []))
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The client's (host, port), if known."""
+        client = self.scope.get("client")
+        return (str(client[0]), int(client[1])) if client else None
+
+    async def _wait_connect(self) -> None:
+        if self._connected:
+            return
+        message = await self._receive()
+        if message["type"] == "websocket.disconnect":
+            self.closed = True
+            raise WebSocketDisconnect(message.get("code", 1006), message.get("reason") or "")
+        self._connected = True
+
+    async def accept(
+        self, subprotocol: str | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Accept the connection, optionally choosing one of the offered subprotocols.
+
+        Raises:
+            ValueError: `subprotocol` was not offered by the client.
+            RuntimeError: The connection was already accepted or closed.
+        """
+        if self.accepted or self.closed:
+            raise RuntimeError("This WebSocket was already accepted or closed.")
+        if subprotocol is not None and subprotocol not in self.subprotocols:
+            raise ValueError(f"The client did not offer subprotocol {subprotocol!r}.")
+        await self._wait_connect()
+        message: dict[str, Any] = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers:
+            message["headers"] = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in headers.items()
+            ]
+        await self._send(message)
+        self.accepted = True
+
+    async def deny(
+        self, status_code: int = 403, detail: str = "", *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Refuse the handshake with an HTTP response when the server supports it
+        (``websocket.http.response``), else by closing with 1008."""
+        if self.accepted or self.closed:
+            raise RuntimeError("Only a WebSocket that was not accepted can be denied.")
+        await self._wait_connect()
+        self.closed = True
+        if "websocket.http.response" in self.scope.get("extensions", {}):
+            body = (detail or "Forbidden").encode()
+            raw = [(b"content-type", b"text/plain; charset=utf-8"),
+                   (b"content-length", str(len(body)).encode()),
+                   (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]
+            if headers:
+                raw.extend((k.lower().encode("latin-1"), v.encode("latin-1"))
+                           for k, v in headers.items())
+            await self._send({"type": "websocket.http.response.start", "status": status_code,
+                              "headers": raw})
+            await self._send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+        self.close_code = 1008
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def receive(self) -> dict[str, Any]:
+        """The next raw ASGI message (``websocket.receive`` or ``websocket.disconnect``)."""
+        if not self.accepted:
+            raise RuntimeError("Call accept() before receiving messages.")
+        message: dict[str, Any] = await self._receive()
+        if message["type"] == "websocket.disconnect":
+            self.closed = True
+            self.close_code = message.get("code", 1000)
+            self.close_reason = message.get("reason") or ""
+        return message
+
+    async def _receive_data(self) -> str | bytes:
+        if self.closed:
+            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        text = message.get("text")
+        data: str | bytes = text if text is not None else (message.get("bytes") or b"")
+        size = len(data.encode()) if isinstance(data, str) else len(data)
+        if size > self.app.settings.WEBSOCKET_MAX_MESSAGE_BYTES:
+            await self.close(1009, "Message too big")
+            raise WebSocketDisconnect(1009, "Message too big")
+        return data
+
+    async def receive_text(self) -> str:
+        """The next text message (a bytes message closes with 1003)."""
+        data = await self._receive_data()
+        if not isinstance(data, str):
+            await self.close(1003, "Expected a text message")
+            raise WebSocketDisconnect(1003, "Expected a text message")
+        return data
+
+    async def receive_bytes(self) -> bytes:
+        """The next binary message (a text message closes with 1003)."""
+        data = await self._receive_data()
+        if not isinstance(data, bytes):
+            await self.close(1003, "Expected a binary message")
+            raise WebSocketDisconnect(1003, "Expected a binary message")
+        return data
+
+    async def receive_json(self) -> Any:
+        """The next message decoded as JSON (invalid JSON closes with 1007)."""
+        data = await self._receive_data()
+        raw = data.encode() if isinstance(data, str) else data
+        try:
+            return decode_json(raw, max_depth=self.app.settings.MAX_JSON_DEPTH)
+        except FlasgoError:
+            await self.close(1007, "Invalid JSON")
+            raise WebSocketDisconnect(1007, "Invalid JSON") from None
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Yield text messages until the peer disconnects."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield binary messages until the peer disconnects."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_json(self) -> AsyncIterator[Any]:
+        """Yield JSON messages until the peer disconnects."""
+        try:
+            while True:
+                yield await self.receive_json()
+        except WebSocketDisconnect:
+            return
+
+    async def send_text(self, data: str) -> None:
+        """Send a text message."""
+        await self._send_message({"type": "websocket.send", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
+        await self._send_message({"type": "websocket.send", "bytes": bytes(data)})
+
+    async def send_json(self, data: Any, *, binary: bool = False) -> None:
+        """Send `data` encoded as JSON (as text unless `binary`)."""
+        encoded = encode_json(data)
+        if binary:
+            await self.send_bytes(encoded)
+        else:
+            await self.send_text(encoded.decode())
+
+    async def _send_message(self, message: dict[str, Any]) -> None:
+        if not self.accepted:
+            raise RuntimeError("Call accept() before sending messages.")
+        if self.closed:
+            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        await self._send(message)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with `code` (1000-1014 or 3000-4999) and a short reason."""
+        if not (code in _SENDABLE_CODES or 3000 <= code <= 4999):
+            raise ValueError(f"{code} is not a close code an endpoint may send.")
+        if len(reason.encode()) > 123:
+            raise ValueError("A close reason must be at most 123 bytes.")
+        if self.closed:
+            return
+        if not self.accepted:
+            await self._wait_connect()
+        self.closed = True
+        self.close_code = code
+        self.close_reason = reason
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def compile_websocket_handler(func: Callable[..., Any], param_names: tuple[str, ...]) -> HandlerPlan:
+    """Compile a WebSocket handler: it gets the `WebSocket` plus the path values.
+
+    Raises:
+        ConfigurationError: The handler is not async, or does not take a WebSocket parameter.
+    """
+    from flasgo.concurrency import is_async_callable
+
+    name = getattr(func, "__qualname__", repr(func))
+    if not is_async_callable(func):
+        raise ConfigurationError(f"WebSocket handler {name!r} must be an async function.")
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # noqa: BLE001 - fall back to parameter names
+        hints = {}
+    parameters = [p for p in inspect.signature(func).parameters.values() if p.name not in param_names]
+    target = next(
+        (p.name for p in parameters if hints.get(p.name) is WebSocket), None
+    ) or next((p.name for p in parameters if p.name in ("websocket", "ws")), None)
+    if target is None and parameters:
+        target = parameters[0].name
+    if target is None:
+        raise ConfigurationError(
+            f"WebSocket handler {name!r} needs a parameter for the connection, e.g. "
+            "`async def handler(websocket: WebSocket)`."
+        )
+    socket_name = target
+
+    def bind(connection: Any, path_values: dict[str, Any]) -> dict[str, Any]:
+        return {socket_name: connection, **path_values}
+
+    return HandlerPlan(func, True, False, bind)
+
+
+async def handle_websocket(app: Flasgo, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Serve one ASGI websocket scope."""
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
+    match = app._ws_router.match(path)
+    websocket = WebSocket(scope, receive, send, app, match[1] if match else {})
+    token = app_var.set(app)
+    try:
+        if match is None:
+            await websocket.deny(404, "No WebSocket route matches this path.")
+            return
+        endpoint = match[0].targets["GET"]
+        plan = endpoint.plan
+        try:
+            await plan.func(**plan.bind(websocket, websocket.path_params))  # type: ignore[arg-type]
+        except WebSocketDisconnect:
+            pass
+        except Exception:
+            log.exception("websocket-handler-failed path=%s", path)
+            if websocket.accepted:
+                await websocket.close(1011)
+            elif not websocket.closed:
+                await websocket.deny(500, "Internal Server Error")
+            return
+        if not websocket.accepted and not websocket.closed:
+            await websocket.deny(403, "WebSocket was not accepted")
+        elif not websocket.closed:
+            await websocket.close(1000)
+    finally:
+        app_var.reset(token)

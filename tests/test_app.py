@@ -1,0 +1,689 @@
+"""The app through real requests: routing, coercion, hooks, errors, globals, threading."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import threading
+import time
+import uuid
+
+import msgspec
+import pytest
+
+from flasgo import (
+    BuildError,
+    ConfigurationError,
+    Flasgo,
+    HTTPException,
+    NotFound,
+    RedirectResponse,
+    Response,
+    RoutingError,
+    SetupFrozenError,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    request,
+    url_for,
+)
+from tests.asgi import call, http_scope
+
+
+def make_app(**settings: object) -> Flasgo:
+    return Flasgo(settings=settings or None)
+
+
+# -- routing -------------------------------------------------------------------------------------
+
+
+def test_static_and_dynamic_routes_with_converters() -> None:
+    app = make_app()
+
+    @app.get("/users/<int:user_id>")
+    async def user(user_id: int) -> dict[str, object]:
+        return {"id": user_id, "type": type(user_id).__name__}
+
+    @app.get("/users/me")
+    async def me() -> str:
+        return "me"
+
+    @app.get("/files/<path:rest>")
+    def files(rest: str) -> str:
+        return rest
+
+    @app.get("/items/<uuid:item>")
+    def item(item: uuid.UUID) -> str:
+        return str(item)
+
+    client = app.test_client()
+    assert client.get("/users/42").json() == {"id": 42, "type": "int"}
+    assert client.get("/users/me").text == "me"
+    assert client.get("/files/a/b/c.txt").text == "a/b/c.txt"
+    uid = uuid.uuid4()
+    assert client.get(f"/items/{uid}").text == str(uid)
+    assert client.get("/users/abc").status_code == 404
+
+
+def test_static_beats_dynamic_whatever_the_order() -> None:
+    app = make_app()
+
+    @app.get("/p/<name>")
+    def dynamic(name: str) -> str:
+        return f"dynamic {name}"
+
+    @app.get("/p/static")
+    def static() -> str:
+        return "static"
+
+    client = app.test_client()
+    assert client.get("/p/static").text == "static"
+    assert client.get("/p/other").text == "dynamic other"
+
+
+def test_404_and_405_with_sorted_allow() -> None:
+    app = make_app()
+
+    @app.route("/thing", methods=["POST", "GET"])
+    def thing() -> str:
+        return "ok"
+
+    client = app.test_client()
+    missing = client.get("/nope")
+    assert missing.status_code == 404
+    assert "No route matches '/nope'" in missing.text
+    wrong = client.put("/thing")
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert "Use one of: GET, HEAD, OPTIONS, POST" in wrong.text
+
+
+def test_automatic_head_keeps_headers_drops_body() -> None:
+    app = make_app()
+
+    @app.get("/hello")
+    def hello() -> str:
+        return "hello world"
+
+    response = app.test_client().head("/hello")
+    assert response.status_code == 200
+    assert response.body == b""
+    assert response.headers["content-length"] == "11"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_automatic_options_lists_allowed_methods() -> None:
+    app = make_app()
+
+    @app.get("/a")
+    def a() -> str:
+        return "a"
+
+    @app.delete("/a")
+    def a_delete() -> None:
+        return None
+
+    response = app.test_client().options("/a")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+
+
+def test_trailing_slash_is_strict_by_default() -> None:
+    app = make_app()
+
+    @app.get("/notes/")
+    def notes() -> str:
+        return "notes"
+
+    client = app.test_client()
+    assert client.get("/notes/").status_code == 200
+    assert client.get("/notes").status_code == 404
+
+
+def test_trailing_slash_redirect_policy_is_308_and_never_scheme_relative() -> None:
+    app = make_app(REDIRECT_TRAILING_SLASH=True)
+
+    @app.get("/notes/")
+    def notes() -> str:
+        return "notes"
+
+    @app.get("/<path:anything>/")
+    def catch_all(anything: str) -> str:
+        return anything
+
+    client = app.test_client()
+    response = client.get("/notes?x=1")
+    assert response.status_code == 308
+    assert response.headers["location"] == "/notes/?x=1"
+    # SECURITY: //evil.example must never come back as a scheme-relative Location.
+    for path in ("//evil.example", "//evil.example/", "/\\evil.example"):
+        result = call(app, http_scope(path))
+        assert result.status in (308, 404)
+        assert not (result.header("location") or "").startswith(("//", "/\\"))
+    assert RedirectResponse("//evil.example/x").headers["location"] == "/%2Fevil.example/x"
+    assert RedirectResponse("/\\evil.example").headers["location"] == "/%5Cevil.example"
+
+
+def test_conflicting_and_malformed_rules_are_rejected_at_registration() -> None:
+    app = make_app()
+
+    @app.get("/u/<int:a>")
+    def first(a: int) -> str:
+        return ""
+
+    with pytest.raises(RoutingError):
+
+        @app.get("/u/<int:b>")
+        def second(b: int) -> str:
+            return ""
+
+    with pytest.raises(RoutingError):
+        app.add_route("/bad/<int: x>", first)
+    with pytest.raises(TypeError):
+        app.add_route("/m", first, methods="GET")
+
+
+def test_handler_must_accept_its_path_parameters() -> None:
+    app = make_app()
+    with pytest.raises(ConfigurationError, match="does not accept the path parameter"):
+
+        @app.get("/x/<int:item_id>")
+        def handler() -> str:
+            return ""
+
+    # A failed registration leaves nothing half-registered behind.
+    assert app.url_map == []
+
+
+def test_root_path_is_stripped_and_added_back_by_url_for() -> None:
+    app = make_app()
+
+    @app.get("/where")
+    def where() -> dict[str, str]:
+        return {"path": request.path, "url": url_for("where", q="1")}
+
+    result = call(app, http_scope("/api/where", root_path="/api"))
+    assert result.status == 200
+    assert msgspec.json.decode(result.body) == {"path": "/where", "url": "/api/where?q=1"}
+
+
+def test_url_for_builds_paths_and_query_and_rejects_unknown() -> None:
+    app = make_app()
+
+    @app.get("/users/<int:user_id>")
+    def user(user_id: int) -> str:
+        return app.url_for("user", user_id=user_id + 1, tab="posts")
+
+    assert app.test_client().get("/users/1").text == "/users/2?tab=posts"
+    with pytest.raises(BuildError):
+        app.url_for("nope")
+
+
+# -- return coercion -----------------------------------------------------------------------------
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Item(msgspec.Struct):
+    name: str
+    price: float
+
+
+def test_return_values_are_coerced() -> None:
+    app = make_app()
+    routes: dict[str, object] = {
+        "/str": "text",
+        "/bytes": b"\x00\x01",
+        "/dict": {"a": 1},
+        "/list": [1, 2],
+        "/none": None,
+        "/tuple2": ("created", 201),
+        "/tuple-headers": ("hi", {"X-Extra": "1"}),
+        "/tuple3": ({"ok": True}, 202, {"X-Extra": "2"}),
+        "/dataclass": Point(1, 2),
+        "/struct": Item("pen", 1.5),
+        "/response": Response("custom", 418, {"X-Tea": "yes"}),
+    }
+    for path, value in routes.items():
+        app.add_route(path, lambda value=value: value, name=path)
+
+    client = app.test_client()
+    assert client.get("/str").headers["content-type"] == "text/plain; charset=utf-8"
+    bytes_response = client.get("/bytes")
+    assert bytes_response.body == b"\x00\x01"
+    assert bytes_response.headers["content-type"] == "application/octet-stream"
+    assert client.get("/dict").json() == {"a": 1}
+    assert client.get("/dict").headers["content-type"] == "application/json"
+    assert client.get("/list").json() == [1, 2]
+    none = client.get("/none")
+    assert none.status_code == 204 and none.body == b""
+    assert "content-type" not in none.headers
+    assert client.get("/tuple2").status_code == 201
+    assert client.get("/tuple-headers").headers["x-extra"] == "1"
+    tuple3 = client.get("/tuple3")
+    assert (tuple3.status_code, tuple3.json(), tuple3.headers["x-extra"]) == (202, {"ok": True}, "2")
+    assert client.get("/dataclass").json() == {"x": 1, "y": 2}
+    assert client.get("/struct").json() == {"name": "pen", "price": 1.5}
+    teapot = client.get("/response")
+    assert (teapot.status_code, teapot.text, teapot.headers["x-tea"]) == (418, "custom", "yes")
+
+
+def test_json_encodes_common_python_types() -> None:
+    app = make_app()
+    uid = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+    @app.get("/types")
+    def types() -> dict[str, object]:
+        return {
+            "dt": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+            "date": datetime.date(2026, 1, 2),
+            "uuid": uid,
+            "decimal": decimal.Decimal("1.10"),
+            "enum": Color.RED,
+            "set": {3},
+        }
+
+    assert app.test_client().get("/types").json() == {
+        "dt": "2026-01-02T03:04:05Z",
+        "date": "2026-01-02",
+        "uuid": str(uid),
+        "decimal": "1.10",
+        "enum": "red",
+        "set": [3],
+    }
+
+
+def test_unencodable_return_is_a_clean_500_without_detail(caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app()
+
+    @app.get("/bad")
+    def bad() -> object:
+        return object()
+
+    @app.get("/bad-json")
+    def bad_json() -> dict[str, object]:
+        return {"x": object()}
+
+    client = app.test_client()
+    for path in ("/bad", "/bad-json"):
+        response = client.get(path)
+        assert response.status_code == 500
+        assert "Traceback" not in response.text
+        assert "object" not in response.text
+    assert any("unhandled-exception" in r.getMessage() for r in caplog.records)
+
+
+def test_debug_500_shows_the_traceback() -> None:
+    app = make_app(DEBUG=True)
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("kaboom")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert "kaboom" in response.text
+
+
+def test_helpers_jsonify_redirect_make_response_abort() -> None:
+    app = make_app()
+
+    @app.get("/j")
+    def j() -> Response:
+        return jsonify(a=1)
+
+    @app.get("/r")
+    def r() -> Response:
+        return redirect("/j")
+
+    @app.get("/m")
+    def m() -> Response:
+        response = make_response("body", 201)
+        response.headers["X-Made"] = "yes"
+        return response
+
+    @app.get("/a")
+    def a() -> str:
+        abort(403, "nope")
+
+    client = app.test_client()
+    assert client.get("/j").json() == {"a": 1}
+    assert client.get("/r").status_code == 302
+    assert client.get("/r").headers["location"] == "/j"
+    made = client.get("/m")
+    assert (made.status_code, made.headers["x-made"]) == (201, "yes")
+    aborted = client.get("/a")
+    assert (aborted.status_code, aborted.text) == (403, "nope")
+
+
+def test_set_cookie_validates_at_the_call() -> None:
+    response = Response("x")
+    with pytest.raises(ValueError):
+        response.set_cookie("name", "bad\r\nSet-Cookie: evil=1")
+    with pytest.raises(ValueError):
+        response.set_cookie("bad name", "v")
+    with pytest.raises(ValueError):
+        response.headers["X-Injected"] = "a\r\nb"
+    response.set_cookie("theme", "dark", max_age=60)
+    assert response.cookies[0].startswith("theme=dark; Path=/; Max-Age=60")
+
+
+def test_cookies_reach_the_client() -> None:
+    app = make_app()
+
+    @app.get("/set")
+    def set_it() -> Response:
+        response = Response("ok")
+        response.set_cookie("theme", "dark")
+        return response
+
+    @app.get("/read")
+    def read() -> dict[str, str]:
+        return request.cookies
+
+    client = app.test_client()
+    assert "theme=dark" in client.get("/set").headers["set-cookie"]
+    assert client.get("/read").json() == {"theme": "dark"}
+
+
+# -- globals, hooks, errors ---------------------------------------------------------------------
+
+
+def test_request_global_g_and_current_app() -> None:
+    app = make_app()
+
+    @app.before_request
+    def remember() -> None:
+        g.user = "alice"
+
+    @app.get("/inspect")
+    def inspect() -> Response:
+        return jsonify(
+            {"method": request.method, "path": request.path, "user": g.user,
+             "same_app": current_app.name == app.name}
+        )
+
+    assert app.test_client().get("/inspect").json() == {
+        "method": "GET", "path": "/inspect", "user": "alice", "same_app": True,
+    }
+
+
+def test_globals_outside_a_request_raise_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="outside of a request"):
+        _ = request.method
+
+
+def test_explicit_request_parameter() -> None:
+    app = make_app()
+
+    @app.get("/explicit")
+    async def explicit(request) -> str:  # type: ignore[no-untyped-def]
+        return request.args.get("q", "")
+
+    assert app.test_client().get("/explicit?q=hi").text == "hi"
+
+
+def test_query_parameters_bind_from_annotations() -> None:
+    app = make_app()
+
+    @app.post("/notes/")
+    async def update_note(note_id: int, tags: list[str] | None = None, draft: bool = False) -> dict[str, object]:
+        return {"updated": note_id, "tags": tags, "draft": draft}
+
+    client = app.test_client()
+    ok = client.post("/notes/?note_id=7&tags=a&tags=b&draft=true")
+    assert ok.json() == {"updated": 7, "tags": ["a", "b"], "draft": True}
+    missing = client.post("/notes/")
+    assert missing.status_code == 422
+    assert missing.json() == {
+        "error": "validation_error",
+        "detail": "Request validation failed.",
+        "errors": [{"location": ["query", "note_id"], "code": "missing", "message": "Field required"}],
+    }
+    bad = client.post("/notes/?note_id=%D9%A1")  # Arabic-Indic digit one
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["location"] == ["query", "note_id"]
+
+
+def test_before_request_short_circuits_and_after_request_modifies() -> None:
+    app = make_app()
+    calls: list[str] = []
+
+    @app.before_request
+    async def gate(req) -> str | None:  # type: ignore[no-untyped-def]
+        if req.args.get("block"):
+            return "blocked"
+        return None
+
+    @app.after_request
+    def stamp(response: Response) -> Response:
+        response.headers["X-Stamped"] = "1"
+        return response
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        calls.append(f"teardown {type(exc).__name__ if exc else None}")
+
+    @app.get("/x")
+    def x() -> str:
+        return "handler"
+
+    client = app.test_client()
+    normal = client.get("/x")
+    assert (normal.text, normal.headers["x-stamped"]) == ("handler", "1")
+    blocked = client.get("/x?block=1")
+    assert (blocked.text, blocked.headers["x-stamped"]) == ("blocked", "1")
+    assert client.get("/missing").headers["x-stamped"] == "1"
+    assert calls == ["teardown None", "teardown None", "teardown NotFound"]
+
+
+def test_after_request_returning_none_is_an_error_not_a_204(caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app()
+
+    @app.after_request
+    def forgetful(response: Response) -> None:
+        response.headers["X-A"] = "1"
+
+    @app.get("/x")
+    def x() -> str:
+        return "x"
+
+    response = app.test_client().get("/x")
+    assert response.status_code == 500
+    assert any("must return the response" in r.getMessage() for r in caplog.records)
+
+
+def test_teardown_runs_even_when_the_handler_fails() -> None:
+    app = make_app()
+    seen: list[object] = []
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        seen.append(exc)
+
+    @app.get("/fail")
+    def fail() -> str:
+        raise ValueError("bad")
+
+    assert app.test_client().get("/fail").status_code == 500
+    assert isinstance(seen[0], ValueError)
+
+
+def test_errorhandler_by_class_and_by_status_code() -> None:
+    app = make_app()
+
+    class Custom(Exception):
+        pass
+
+    @app.errorhandler(Custom)
+    def on_custom(exc: Custom) -> tuple[dict[str, str], int]:
+        return {"error": "custom"}, 409
+
+    @app.errorhandler(404)
+    def on_404(exc: HTTPException) -> tuple[str, int]:
+        return "custom not found", 404
+
+    @app.errorhandler(500)
+    def on_500(request, exc: Exception) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+        return f"oops {request.path}", 500
+
+    @app.get("/custom")
+    def custom() -> str:
+        raise Custom
+
+    @app.get("/crash")
+    def crash() -> str:
+        raise KeyError("k")
+
+    @app.get("/gone")
+    def gone() -> str:
+        raise NotFound()
+
+    client = app.test_client()
+    assert client.get("/custom").status_code == 409
+    assert client.get("/nowhere").text == "custom not found"
+    assert client.get("/gone").text == "custom not found"
+    crash = client.get("/crash")
+    assert (crash.status_code, crash.text) == (500, "oops /crash")
+
+
+def test_failing_error_handler_gives_the_safe_500() -> None:
+    app = make_app()
+
+    @app.errorhandler(ValueError)
+    def broken(exc: ValueError) -> str:
+        raise RuntimeError("handler broke")
+
+    @app.get("/x")
+    def x() -> str:
+        raise ValueError
+
+    response = app.test_client().get("/x")
+    assert response.status_code == 500
+    assert "handler broke" not in response.text
+
+
+def test_setup_is_frozen_after_the_first_request() -> None:
+    app = make_app()
+
+    @app.get("/")
+    def index() -> str:
+        return "i"
+
+    app.test_client().get("/")
+    with pytest.raises(SetupFrozenError):
+        app.add_route("/late", index, name="late")
+    with pytest.raises(SetupFrozenError):
+        app.before_request(lambda: None)
+
+
+def test_sync_handlers_run_off_the_loop_concurrently() -> None:
+    app = make_app()
+    threads: set[str] = set()
+
+    @app.get("/slow")
+    def slow() -> str:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.2)
+        return "done"
+
+    import asyncio
+
+    async def main() -> float:
+        client = app.test_client()
+        started = time.perf_counter()
+        results = await asyncio.gather(*(client.aget("/slow") for _ in range(5)))
+        assert all(r.text == "done" for r in results)
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    assert elapsed < 0.5, elapsed
+    assert all(name.startswith("flasgo-sync") for name in threads)
+
+
+def test_sync_handler_sees_the_request_global_in_its_thread() -> None:
+    app = make_app()
+
+    @app.get("/who")
+    def who() -> str:
+        return f"{request.method} {request.path} {threading.current_thread().name != 'MainThread'}"
+
+    assert app.test_client().get("/who").text == "GET /who True"
+
+
+def test_security_headers_and_no_store_are_on_every_response() -> None:
+    app = make_app()
+
+    @app.get("/x")
+    def x() -> str:
+        return "x"
+
+    client = app.test_client()
+    for response in (client.get("/x"), client.get("/missing"), client.put("/x")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "no-store" in response.headers["cache-control"]
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_handler_headers_win_over_defaults_and_public_cache_opt_out() -> None:
+    app = make_app()
+
+    @app.get("/framed")
+    def framed() -> Response:
+        return Response("x", headers={"X-Frame-Options": "SAMEORIGIN"})
+
+    @app.get("/public")
+    def public() -> Response:
+        response = Response("x", allow_public_cache=True)
+        response.headers["Cache-Control"] = "public, max-age=60"
+        return response
+
+    client = app.test_client()
+    assert client.get("/framed").headers["x-frame-options"] == "SAMEORIGIN"
+    public_response = client.get("/public")
+    assert public_response.headers["cache-control"] == "public, max-age=60"
+    assert "pragma" not in public_response.headers
+
+
+def test_middleware_wraps_the_app_once() -> None:
+    app = make_app()
+    built: list[int] = []
+
+    class AddHeader:
+        def __init__(self, inner, value: str) -> None:  # type: ignore[no-untyped-def]
+            self.inner = inner
+            self.value = value.encode()
+            built.append(1)
+
+        async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+            async def wrapped(message):  # type: ignore[no-untyped-def]
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], (b"x-mw", self.value)]
+                await send(message)
+
+            await self.inner(scope, receive, wrapped)
+
+    app.add_middleware(AddHeader, value="on")
+
+    @app.get("/")
+    def index() -> str:
+        return "i"
+
+    client = app.test_client()
+    assert client.get("/").headers["x-mw"] == "on"
+    assert client.get("/").headers["x-mw"] == "on"
+    assert built == [1]
