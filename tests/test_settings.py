@@ -212,6 +212,22 @@ def test_bad_secret_keys_are_refused(value: object, match: str) -> None:
     assert "short" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("SECRET_KEY", b"a-bytes-secret-that-must-not-be-logged"),
+        ("SECRET_KEY_FALLBACKS", "a-str-secret-that-must-not-be-logged"),
+        ("SECRET_KEY_FALLBACKS", [b"a-bytes-secret-that-must-not-be-logged"]),
+        ("METRICS_BEARER_TOKEN", b"a-bytes-secret-that-must-not-be-logged"),
+        ("REDIS_URL", "http://user:must-not-be-logged@host"),
+    ],
+)
+def test_secret_values_never_appear_in_messages(key: str, value: object) -> None:
+    with fails(key) as info:
+        Settings(**{key: value})
+    assert "must-not-be-logged" not in str(info.value)
+
+
 def test_secret_key_fallbacks_are_validated() -> None:
     settings = Settings(SECRET_KEY=KEY, SECRET_KEY_FALLBACKS=["f" * 32, "g" * 40])
     assert settings.SECRET_KEY_FALLBACKS == ("f" * 32, "g" * 40)
@@ -249,6 +265,8 @@ def test_allowed_hosts_refuses_wildcard_with_the_documented_message() -> None:
         ("999.1.1.1", "not a valid IPv4 address"),
         ("[fe80::1%eth0]", "not a valid IPv6 address"),
         ("[1.2.3.4]", "not a valid IPv6 address"),
+        ("[::1", "not a valid IPv6 address"),
+        ("::1]", "not a valid IPv6 address"),
         ("xn--\u00e9..de", "not a valid host name"),
     ],
 )
@@ -644,6 +662,9 @@ def test_module_that_cannot_be_imported() -> None:
         load("settings/prod.py")
     with fails("is not a dotted module path"):
         load("")
+    for source in (b"myproject.settings", Path("settings.py"), 3):
+        with fails("Settings source must be a mapping, a dotted module path string or an object"):
+            load(source)
 
 
 def test_object_sources() -> None:

@@ -41,6 +41,9 @@ _MIN_SECRET_LENGTH: Final = 32
 _KEYGEN_ADVICE: Final = (
     "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 )
+_SECRET_KEYS: Final = frozenset(
+    {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "METRICS_BEARER_TOKEN", "REDIS_URL"}
+)
 _HSTS_PRELOAD_MIN_SECONDS: Final = 31_536_000
 _TRUE_WORDS: Final = frozenset({"true", "1", "yes", "on"})
 _FALSE_WORDS: Final = frozenset({"false", "0", "no", "off"})
@@ -69,7 +72,9 @@ _DEFAULT_SECURITY_HEADERS: Final = MappingProxyType(
 )
 
 
-def _describe(value: object) -> str:
+def _describe(name: str, value: object) -> str:
+    if name in _SECRET_KEYS:
+        return f"a {type(value).__name__}"  # SECURITY: messages end up in logs.
     try:
         text = repr(value)
     except ValueError:  # an int too long to print
@@ -101,7 +106,7 @@ def _unknown_key(key: str, *, variable: bool = False) -> ConfigurationError:
 def _check_bool(name: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
-    raise ConfigurationError(f"{name} must be True or False, got {_describe(value)}")
+    raise ConfigurationError(f"{name} must be True or False, got {_describe(name, value)}")
 
 
 def _bool(default: bool) -> _Field:
@@ -113,7 +118,7 @@ def _int(default: int, minimum: int = 1) -> _Field:
 
     def check(name: str, value: object) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ConfigurationError(f"{name} must be {bound}, got {_describe(value)}")
+            raise ConfigurationError(f"{name} must be {bound}, got {_describe(name, value)}")
         return int(value)
 
     return _Field(default, check, "int")
@@ -140,7 +145,7 @@ def _float(
             or not (low < number if above else low <= number)
             or number > high
         ):
-            raise ConfigurationError(f"{name} must be {bound}, got {_describe(value)}")
+            raise ConfigurationError(f"{name} must be {bound}, got {_describe(name, value)}")
         return number
 
     return _Field(default, check, "float")
@@ -153,7 +158,7 @@ def _text(default: str | None, *, optional: bool = False, non_empty: bool = Fals
         if not isinstance(value, str) or (non_empty and not value.strip()):
             kind = "a non-empty string" if non_empty else "a string"
             kind += " or None" if optional else ""
-            raise ConfigurationError(f"{name} must be {kind}, got {_describe(value)}")
+            raise ConfigurationError(f"{name} must be {kind}, got {_describe(name, value)}")
         return value
 
     return _Field(default, check, "str")
@@ -165,7 +170,7 @@ def _choice(default: str, canonical: Mapping[str, str]) -> _Field:
     def check(name: str, value: object) -> str:
         if isinstance(value, str) and value.lower() in canonical:
             return canonical[value.lower()]
-        raise ConfigurationError(f"{name} must be one of {names}, got {_describe(value)}")
+        raise ConfigurationError(f"{name} must be one of {names}, got {_describe(name, value)}")
 
     return _Field(default, check, "str")
 
@@ -173,7 +178,7 @@ def _choice(default: str, canonical: Mapping[str, str]) -> _Field:
 def _string_check(check: Callable[[str, str], str]) -> Callable[[str, object], str]:
     def run(name: str, value: object) -> str:
         if not isinstance(value, str):
-            raise ConfigurationError(f"{name} must be a string, got {_describe(value)}")
+            raise ConfigurationError(f"{name} must be a string, got {_describe(name, value)}")
         return check(name, value)
 
     return run
@@ -194,7 +199,10 @@ def _check_secret(name: str, value: str) -> str:
 def _check_secret_key(name: str, value: object) -> str:
     if value is None:
         return secrets.token_urlsafe(48)
-    return _string_check(_check_secret)(name, value)
+    return _secret_string(name, value)
+
+
+_secret_string = _string_check(_check_secret)
 
 
 def _check_cookie_name(name: str, value: str) -> str:
@@ -235,10 +243,10 @@ def _check_bearer_token(name: str, value: str) -> str:
 
 def _check_redis_url(name: str, value: str) -> str:
     if not value.startswith(_REDIS_SCHEMES) or _has_space(value):
-        scheme = value.partition("://")[0] if "://" in value else value[:10]
+        scheme = value.partition("://")[0] + "://" if "://" in value else "no scheme"
         raise ConfigurationError(
             f"{name} must start with redis://, rediss:// or unix:// and contain no spaces, "
-            f"got one starting with {scheme!r}"
+            f"got {scheme!r}"
         )
     return value
 
@@ -258,8 +266,11 @@ def _hostname(name: str, entry: str, host: str) -> str:
             host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise ConfigurationError(f"{name} entry {entry!r} is not a valid host name") from exc
-    if (host.startswith("[") and host.endswith("]")) or host.count(":") > 1:
-        return f"[{_ip(name, entry, host.strip('[]'), version=6)}]"
+    if host.startswith("[") or host.endswith("]"):
+        inner = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        return f"[{_ip(name, entry, inner, version=6)}]"
+    if host.count(":") > 1:
+        return f"[{_ip(name, entry, host, version=6)}]"
     if len(host) > 253 or not _HOSTNAME.fullmatch(host):
         raise ConfigurationError(
             f"{name} entry {entry!r} is not a valid host name; use letters, digits, '-' and '.'"
@@ -386,12 +397,13 @@ def _check_non_empty(name: str, entry: str) -> str:
 def _strings(name: str, value: object) -> list[str]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise ConfigurationError(
-            f"{name} must be a collection of strings such as ['a', 'b'], got {_describe(value)}"
+            f"{name} must be a collection of strings such as ['a', 'b'], "
+            f"got {_describe(name, value)}"
         )
     items = list(value)
     for item in items:
         if not isinstance(item, str):
-            raise ConfigurationError(f"{name} entries must be strings, got {_describe(item)}")
+            raise ConfigurationError(f"{name} entries must be strings, got {_describe(name, item)}")
     return items
 
 
@@ -416,11 +428,11 @@ def _list(entry: Callable[[str, str], str]) -> _Field:
 
 def _string_keys(name: str, value: object) -> dict[str, object]:
     if not isinstance(value, Mapping):
-        raise ConfigurationError(f"{name} must be a mapping, got {_describe(value)}")
+        raise ConfigurationError(f"{name} must be a mapping, got {_describe(name, value)}")
     result = dict(value)
     for key in result:
         if not isinstance(key, str):
-            raise ConfigurationError(f"{name} keys must be strings, got {_describe(key)}")
+            raise ConfigurationError(f"{name} keys must be strings, got {_describe(name, key)}")
     return result
 
 
@@ -442,7 +454,7 @@ def _check_security_headers(name: str, value: object) -> Mapping[str, str]:
         if not isinstance(header_value, str) or not _HEADER_VALUE.fullmatch(header_value):
             raise ConfigurationError(
                 f"{name}[{key!r}] must be printable ASCII without CR, LF or NUL, "
-                f"got {_describe(header_value)}"
+                f"got {_describe(name, header_value)}"
             )
         headers[header] = header_value
     return MappingProxyType(headers)
@@ -675,6 +687,11 @@ def _read_source(source: object) -> dict[str, object]:
         return values
     if isinstance(source, str):
         return _upper_attributes(_import_settings_module(source))
+    if isinstance(source, bytes | bytearray | int | float | os.PathLike):
+        raise ConfigurationError(
+            f"Settings source must be a mapping, a dotted module path string or an object with "
+            f"UPPERCASE attributes, got {type(source).__name__}"
+        )
     return _upper_attributes(source)
 
 
@@ -819,7 +836,8 @@ class Settings:
         Args:
             source: A `Settings` (returned as a validated copy, the environment is not read), a
                 mapping of keys, a dotted module path such as ``"myproject.settings"`` or any
-                object; modules and objects contribute their UPPERCASE attributes.
+                object; modules and objects contribute their UPPERCASE attributes (name helper
+                constants with a leading underscore, or they count as unknown keys).
             environ: Where to read ``FLASGO_<KEY>`` variables; `os.environ` when None.
 
         Returns:
