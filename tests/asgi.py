@@ -43,8 +43,13 @@ class Result:
         return next((v for k, v in self.headers if k == name), None)
 
 
-async def acall(app: Any, scope: dict[str, Any], body_messages: Sequence[dict[str, Any]] = (),
-                *, hang_after: bool = False) -> Result:
+async def acall(
+    app: Any,
+    scope: dict[str, Any],
+    body_messages: Sequence[dict[str, Any]] = (),
+    *,
+    hang_after: bool = False,
+) -> Result:
     queue = list(body_messages) or [{"type": "http.request", "body": b"", "more_body": False}]
     sent: list[dict[str, Any]] = []
 
@@ -62,6 +67,7 @@ async def acall(app: Any, scope: dict[str, Any], body_messages: Sequence[dict[st
     return Result(sent)
 
 
-def call(app: Any, scope: dict[str, Any], body_messages: Sequence[dict[str, Any]] = (),
-         **kwargs: Any) -> Result:
+def call(
+    app: Any, scope: dict[str, Any], body_messages: Sequence[dict[str, Any]] = (), **kwargs: Any
+) -> Result:
     return asyncio.run(acall(app, scope, body_messages, **kwargs))

@@ -269,12 +269,16 @@ def test_return_values_are_coerced() -> None:
     assert client.get("/dict").headers["content-type"] == "application/json"
     assert client.get("/list").json() == [1, 2]
     none = client.get("/none")
-    assert none.status_code == 204 and none.body == b""
+    assert (none.status_code, none.body) == (204, b"")
     assert "content-type" not in none.headers
     assert client.get("/tuple2").status_code == 201
     assert client.get("/tuple-headers").headers["x-extra"] == "1"
     tuple3 = client.get("/tuple3")
-    assert (tuple3.status_code, tuple3.json(), tuple3.headers["x-extra"]) == (202, {"ok": True}, "2")
+    assert (tuple3.status_code, tuple3.json(), tuple3.headers["x-extra"]) == (
+        202,
+        {"ok": True},
+        "2",
+    )
     assert client.get("/dataclass").json() == {"x": 1, "y": 2}
     assert client.get("/struct").json() == {"name": "pen", "price": 1.5}
     teapot = client.get("/response")
@@ -412,12 +416,19 @@ def test_request_global_g_and_current_app() -> None:
     @app.get("/inspect")
     def inspect() -> Response:
         return jsonify(
-            {"method": request.method, "path": request.path, "user": g.user,
-             "same_app": current_app.name == app.name}
+            {
+                "method": request.method,
+                "path": request.path,
+                "user": g.user,
+                "same_app": current_app.name == app.name,
+            }
         )
 
     assert app.test_client().get("/inspect").json() == {
-        "method": "GET", "path": "/inspect", "user": "alice", "same_app": True,
+        "method": "GET",
+        "path": "/inspect",
+        "user": "alice",
+        "same_app": True,
     }
 
 
@@ -430,8 +441,8 @@ def test_explicit_request_parameter() -> None:
     app = make_app()
 
     @app.get("/explicit")
-    async def explicit(request) -> str:  # type: ignore[no-untyped-def]
-        return request.args.get("q", "")
+    async def explicit(request) -> str:
+        return str(request.args.get("q", ""))
 
     assert app.test_client().get("/explicit?q=hi").text == "hi"
 
@@ -440,7 +451,9 @@ def test_query_parameters_bind_from_annotations() -> None:
     app = make_app()
 
     @app.post("/notes/")
-    async def update_note(note_id: int, tags: list[str] | None = None, draft: bool = False) -> dict[str, object]:
+    async def update_note(
+        note_id: int, tags: list[str] | None = None, draft: bool = False
+    ) -> dict[str, object]:
         return {"updated": note_id, "tags": tags, "draft": draft}
 
     client = app.test_client()
@@ -451,7 +464,9 @@ def test_query_parameters_bind_from_annotations() -> None:
     assert missing.json() == {
         "error": "validation_error",
         "detail": "Request validation failed.",
-        "errors": [{"location": ["query", "note_id"], "code": "missing", "message": "Field required"}],
+        "errors": [
+            {"location": ["query", "note_id"], "code": "missing", "message": "Field required"}
+        ],
     }
     bad = client.post("/notes/?note_id=%D9%A1")  # Arabic-Indic digit one
     assert bad.status_code == 422
@@ -463,7 +478,7 @@ def test_before_request_short_circuits_and_after_request_modifies() -> None:
     calls: list[str] = []
 
     @app.before_request
-    async def gate(req) -> str | None:  # type: ignore[no-untyped-def]
+    async def gate(req) -> str | None:
         if req.args.get("block"):
             return "blocked"
         return None
@@ -490,7 +505,9 @@ def test_before_request_short_circuits_and_after_request_modifies() -> None:
     assert calls == ["teardown None", "teardown None", "teardown NotFound"]
 
 
-def test_after_request_returning_none_is_an_error_not_a_204(caplog: pytest.LogCaptureFixture) -> None:
+def test_after_request_returning_none_is_an_error_not_a_204(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     app = make_app()
 
     @app.after_request
@@ -537,7 +554,7 @@ def test_errorhandler_by_class_and_by_status_code() -> None:
         return "custom not found", 404
 
     @app.errorhandler(500)
-    def on_500(request, exc: Exception) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    def on_500(request, exc: Exception) -> tuple[str, int]:
         return f"oops {request.path}", 500
 
     @app.get("/custom")
@@ -550,14 +567,14 @@ def test_errorhandler_by_class_and_by_status_code() -> None:
 
     @app.get("/gone")
     def gone() -> str:
-        raise NotFound()
+        raise NotFound
 
     client = app.test_client()
     assert client.get("/custom").status_code == 409
     assert client.get("/nowhere").text == "custom not found"
     assert client.get("/gone").text == "custom not found"
-    crash = client.get("/crash")
-    assert (crash.status_code, crash.text) == (500, "oops /crash")
+    crashed = client.get("/crash")
+    assert (crashed.status_code, crashed.text) == (500, "oops /crash")
 
 
 def test_failing_error_handler_gives_the_safe_500() -> None:
@@ -664,13 +681,13 @@ def test_middleware_wraps_the_app_once() -> None:
     built: list[int] = []
 
     class AddHeader:
-        def __init__(self, inner, value: str) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, inner, value: str) -> None:
             self.inner = inner
             self.value = value.encode()
             built.append(1)
 
-        async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
-            async def wrapped(message):  # type: ignore[no-untyped-def]
+        async def __call__(self, scope, receive, send):
+            async def wrapped(message):
                 if message["type"] == "http.response.start":
                     message["headers"] = [*message["headers"], (b"x-mw", self.value)]
                 await send(message)

@@ -38,7 +38,7 @@ def build() -> Flasgo:
         raise KeyError("x")
 
     @v1.websocket("/ws")
-    async def ws(websocket) -> None:  # type: ignore[no-untyped-def]
+    async def ws(websocket) -> None:
         await websocket.accept()
         await websocket.send_text("hi")
         await websocket.close()

@@ -53,7 +53,11 @@ def echo_app(**settings_: object) -> Flasgo:
 
 def test_query_multidict_and_headers_keep_duplicates() -> None:
     client = echo_app().test_client()
-    assert client.get("/echo?a=1&a=2&b=&c").json()["args"] == {"a": ["1", "2"], "b": [""], "c": [""]}
+    assert client.get("/echo?a=1&a=2&b=&c").json()["args"] == {
+        "a": ["1", "2"],
+        "b": [""],
+        "c": [""],
+    }
     meta = client.get(
         "/meta?x=1", headers=[("X-Dup", "one"), ("X-Dup", "two"), ("Cookie", "a=1; b=2; a=3")]
     ).json()
@@ -83,7 +87,10 @@ def test_json_body_bad_json_and_wrong_media_type() -> None:
     assert bad.status_code == 400
     assert "Malformed JSON" in bad.text
     # SECURITY: JSON sent as text/plain (a CSRF "simple request") is not parsed.
-    assert client.post("/json", body=b'{"a":1}', headers={"Content-Type": "text/plain"}).status_code == 415
+    assert (
+        client.post("/json", body=b'{"a":1}', headers={"Content-Type": "text/plain"}).status_code
+        == 415
+    )
     nan = client.post("/json", body=b'{"a": NaN}', headers={"Content-Type": "application/json"})
     assert nan.status_code == 400
 
@@ -103,7 +110,10 @@ def test_deep_and_huge_json_is_400() -> None:
 
 def test_urlencoded_form_and_multipart_not_yet() -> None:
     client = echo_app().test_client()
-    assert client.post("/form", data={"a": "1", "b": ["x", "y"]}).json() == {"a": ["1"], "b": ["x", "y"]}
+    assert client.post("/form", data={"a": "1", "b": ["x", "y"]}).json() == {
+        "a": ["1"],
+        "b": ["x", "y"],
+    }
     assert client.post("/form", json={"a": 1}).status_code == 415
 
 
@@ -128,8 +138,10 @@ def test_body_limit_counts_received_bytes_across_chunks() -> None:
 
 def test_streaming_body_arrives_in_chunks() -> None:
     app = echo_app()
-    chunks = [{"type": "http.request", "body": b"ab", "more_body": True},
-              {"type": "http.request", "body": b"cde", "more_body": False}]
+    chunks = [
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.request", "body": b"cde", "more_body": False},
+    ]
     result = call(app, http_scope("/stream", "POST"), chunks)
     assert result.status == 200
     assert result.body == b'{"chunks":2,"total":5}'
@@ -147,8 +159,9 @@ def test_slow_body_times_out_with_408() -> None:
     first = [{"type": "http.request", "body": b"x", "more_body": True}]
 
     async def run() -> int:
-        result = await asyncio.wait_for(acall(app, http_scope("/echo", "POST"), first,
-                                              hang_after=True), 5)
+        result = await asyncio.wait_for(
+            acall(app, http_scope("/echo", "POST"), first, hang_after=True), 5
+        )
         return result.status
 
     assert asyncio.run(run()) == 408
@@ -165,8 +178,9 @@ def test_client_disconnect_while_reading_is_not_a_500() -> None:
 @given(st.binary(max_size=300), st.binary(max_size=200))
 def test_arbitrary_query_strings_and_bodies_never_500(query: bytes, body: bytes) -> None:
     app = echo_app()
-    scope = http_scope("/echo", "POST", query_string=query,
-                       headers=[(b"content-type", b"application/json")])
+    scope = http_scope(
+        "/echo", "POST", query_string=query, headers=[(b"content-type", b"application/json")]
+    )
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     assert call(app, scope, messages).status in (200, 400, 413, 415)
     json_scope = http_scope("/json", "POST", headers=[(b"content-type", b"application/json")])

@@ -38,9 +38,10 @@ def build() -> Flasgo:
 
 
 def test_accept_subprotocol_messages_and_close_code() -> None:
-    with build().test_client() as client, client.websocket_connect(
-        "/echo/5?q=x", subprotocols=["chat"]
-    ) as ws:
+    with (
+        build().test_client() as client,
+        client.websocket_connect("/echo/5?q=x", subprotocols=["chat"]) as ws,
+    ):
         assert ws.accepted_subprotocol == "chat"
         assert ws.receive_json() == {"room": 5, "q": "x"}
         ws.send_text("hello")

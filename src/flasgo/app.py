@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -102,8 +102,12 @@ class Flasgo(Scaffold):
         name: A name for logs and the CLI; defaults to ``"flasgo"``.
     """
 
-    def __init__(self, settings: Settings | Mapping[str, Any] | str | object | None = None, *,
-                 name: str = "flasgo") -> None:
+    def __init__(
+        self,
+        settings: Settings | Mapping[str, Any] | str | object | None = None,
+        *,
+        name: str = "flasgo",
+    ) -> None:
         super().__init__(name)
         self.settings: Settings = Settings.load(settings)
         self.state = SimpleNamespace()
@@ -116,14 +120,15 @@ class Flasgo(Scaffold):
         self._lifespan = Lifespan(self)
         self._frozen = False
         self._entry: ASGIApp | None = None
-        self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), RouteRecord(
-            "", (), _no_handler, ""))
+        self._fallback = Endpoint(
+            "", compile_handler(_no_handler, {}), (self,), RouteRecord("", (), _no_handler, "")
+        )
         self._base_headers: list[tuple[bytes, bytes]] = []
         self._base_names: frozenset[bytes] = frozenset()
         self._text_headers: list[tuple[bytes, bytes]] = []
         self._json_headers: list[tuple[bytes, bytes]] = []
 
-    # -- registration -----------------------------------------------------------------------------
+    # -- registration --------------------------------------------------------------------------
 
     def _check_setup(self) -> None:
         if self._frozen:
@@ -142,6 +147,7 @@ class Flasgo(Scaffold):
         name = f"{name_prefix}{record.name}"
         # The handler is compiled before the rule is added, so a bad handler leaves no trace.
         placeholders = parse_rule(rule).placeholders
+        methods: tuple[str, ...]
         if record.websocket:
             from flasgo.websocket import compile_websocket_handler
 
@@ -156,8 +162,9 @@ class Flasgo(Scaffold):
         router.add(rule, methods, endpoint, name=name)
         self._endpoints.append(endpoint)
 
-    def register_blueprint(self, blueprint: Blueprint, *, url_prefix: str | None = None,
-                           name: str | None = None) -> None:
+    def register_blueprint(
+        self, blueprint: Blueprint, *, url_prefix: str | None = None, name: str | None = None
+    ) -> None:
         """Add a blueprint's routes, hooks and error handlers to the app.
 
         Args:
@@ -166,8 +173,14 @@ class Flasgo(Scaffold):
             name: Registers it under another name (to register one blueprint twice).
         """
         self._check_setup()
-        blueprint.register(self, url_prefix=url_prefix, name=name, parent_prefix="",
-                           parent_name="", parent_scopes=(self,))
+        blueprint.register(
+            self,
+            url_prefix=url_prefix,
+            name=name,
+            parent_prefix="",
+            parent_name="",
+            parent_scopes=(self,),
+        )
 
     def _claim_blueprint_name(self, dotted: str) -> None:
         if dotted in self._blueprint_names:
@@ -183,7 +196,9 @@ class Flasgo(Scaffold):
         self._router.add_converter(name, converter)
         self._ws_router.add_converter(name, converter)
 
-    def add_middleware(self, middleware: Callable[..., ASGIApp], *args: Any, **options: Any) -> None:
+    def add_middleware(
+        self, middleware: Callable[..., ASGIApp], *args: Any, **options: Any
+    ) -> None:
         """Wrap the app in a pure ASGI middleware: ``middleware(app, *args, **options)``.
 
         The first added is the outermost. The chain is built once, at startup.
@@ -210,7 +225,7 @@ class Flasgo(Scaffold):
         self._lifespan.shutdown.append(func)
         return func
 
-    # -- introspection ------------------------------------------------------------------------------
+    # -- introspection -------------------------------------------------------------------------
 
     @property
     def url_map(self) -> list[RouteInfo]:
@@ -236,8 +251,15 @@ class Flasgo(Scaffold):
         """The compiled endpoints, in registration order."""
         return iter(self._endpoints)
 
-    def url_for(self, endpoint: str, /, *, _external: bool = False, _anchor: str | None = None,
-                **values: Any) -> str:
+    def url_for(
+        self,
+        endpoint: str,
+        /,
+        *,
+        _external: bool = False,
+        _anchor: str | None = None,
+        **values: Any,
+    ) -> str:
         """Build the URL of `endpoint`; values that are not placeholders become the query.
 
         A leading ``.`` names an endpoint in the current request's blueprint.
@@ -253,7 +275,11 @@ class Flasgo(Scaffold):
         try:
             path = self._router.build(endpoint, values)
         except LookupError:
-            path = self._ws_router.build(endpoint, values) if _has_name(self._ws_router, endpoint) else self._router.build(endpoint, values)
+            path = (
+                self._ws_router.build(endpoint, values)
+                if _has_name(self._ws_router, endpoint)
+                else self._router.build(endpoint, values)
+            )
         if request is not None:
             path = request.root_path + path
             if _external:
@@ -264,7 +290,7 @@ class Flasgo(Scaffold):
             path = f"{path}#{quote(_anchor, safe='')}"
         return path
 
-    # -- running -----------------------------------------------------------------------------------
+    # -- running -------------------------------------------------------------------------------
 
     def test_client(self, **options: Any) -> TestClient:
         """A `TestClient` for this app (use it in a ``with`` block to run lifespan)."""
@@ -272,16 +298,31 @@ class Flasgo(Scaffold):
 
         return TestClient(self, **options)
 
-    def run(self, host: str = "127.0.0.1", port: int = 8000, *, reload: bool | None = None,
-            workers: int | None = None, server: str = "uvicorn", **server_options: Any) -> None:
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        reload: bool | None = None,
+        workers: int | None = None,
+        server: str = "uvicorn",
+        **server_options: Any,
+    ) -> None:
         """Serve the app (uvicorn by default) on `host`:`port`; for development and simple
         deployments. ``flasgo run`` does the same from the command line."""
         from flasgo.serving import serve
 
-        serve(self, host=host, port=port, reload=reload, workers=workers, server=server,
-              **server_options)
+        serve(
+            self,
+            host=host,
+            port=port,
+            reload=reload,
+            workers=workers,
+            server=server,
+            **server_options,
+        )
 
-    # -- compile once -------------------------------------------------------------------------------
+    # -- compile once --------------------------------------------------------------------------
 
     def _freeze(self) -> ASGIApp:
         if self._entry is not None:
@@ -309,7 +350,7 @@ class Flasgo(Scaffold):
         self._text_headers = [*base, (b"content-type", TEXT.encode())]
         self._json_headers = [*base, (b"content-type", JSON.encode())]
 
-    # -- ASGI -----------------------------------------------------------------------------------------
+    # -- ASGI ----------------------------------------------------------------------------------
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         entry = self._entry
@@ -334,12 +375,13 @@ class Flasgo(Scaffold):
         path: str = scope["path"]
         root = scope.get("root_path")
         if root and path.startswith(root):
-            path = path[len(root):] or "/"
+            path = path[len(root) :] or "/"
         method: str = scope["method"]
         match = self._router.match(path)
         preset: Response | HTTPException | None = None
         if match is None:
-            endpoint, params, entry = self._fallback, {}, None
+            params: dict[str, Any] = {}
+            endpoint, entry = self._fallback, None
             preset = self._not_found(path, scope)
         else:
             entry, params = match
@@ -379,7 +421,11 @@ class Flasgo(Scaffold):
         return NotFound(_NOT_FOUND.format(path=shown))
 
     async def _dispatch_simple(
-        self, request: Request, endpoint: Endpoint, params: dict[str, Any], send: Any,
+        self,
+        request: Request,
+        endpoint: Endpoint,
+        params: dict[str, Any],
+        send: Any,
         is_head: bool,
     ) -> None:
         # PERF: no hooks anywhere on this route: call, encode common return types, send.
@@ -401,26 +447,33 @@ class Flasgo(Scaffold):
                 response = to_response(result)
                 await self._send(send, response, is_head)
                 return
-        except Exception as exc:  # noqa: BLE001 - every error becomes a response
+        except Exception as exc:
             response = await self._handle_exception(request, endpoint, exc)
             await self._send(send, response, is_head)
             return
-        await send({
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": b"" if is_head else body})
 
     async def _dispatch(
-        self, request: Request, endpoint: Endpoint, params: dict[str, Any], send: Any,
-        is_head: bool, preset: Response | HTTPException | None,
+        self,
+        request: Request,
+        endpoint: Endpoint,
+        params: dict[str, Any],
+        send: Any,
+        is_head: bool,
+        preset: Response | HTTPException | None,
     ) -> None:
         error: BaseException | None = None
         try:
             try:
                 response = await self._full_dispatch(request, endpoint, params, preset)
-            except Exception as exc:  # noqa: BLE001 - every error becomes a response
+            except Exception as exc:
                 error = exc
                 response = await self._handle_exception(request, endpoint, exc)
                 response = await self._after(request, endpoint, response, from_error=True)
@@ -429,7 +482,10 @@ class Flasgo(Scaffold):
             await self._teardown(endpoint, error)
 
     async def _full_dispatch(
-        self, request: Request, endpoint: Endpoint, params: dict[str, Any],
+        self,
+        request: Request,
+        endpoint: Endpoint,
+        params: dict[str, Any],
         preset: Response | HTTPException | None,
     ) -> Response:
         result: Any = None
@@ -504,7 +560,10 @@ class Flasgo(Scaffold):
             return response
         error_log.error(
             "unhandled-exception method=%s path=%s endpoint=%s",
-            request.method, request.path, endpoint.name or "-", exc_info=exc,
+            request.method,
+            request.path,
+            endpoint.name or "-",
+            exc_info=exc,
         )
         return self._internal_error(exc)
 
@@ -529,15 +588,20 @@ class Flasgo(Scaffold):
             base = [item for item in base if item not in _NO_STORE]
         if own & self._base_names:
             base = [item for item in base if item[0] not in own]
-        await send({"type": "http.response.start", "status": response.status_code,
-                    "headers": [*base, *raw]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": [*base, *raw],
+            }
+        )
         await response.send_body(send, is_head=is_head)
         if response.background is not None:
             await _call_maybe_sync(self, response.background)
 
 
 def _no_handler() -> None:  # pragma: no cover - the fallback endpoint always has a preset
-    raise NotFound()
+    raise NotFound
 
 
 def _join_rule(prefix: str, rule: str) -> str:
@@ -570,9 +634,7 @@ def _after_hook(app: Flasgo, func: Callable[..., Any]) -> Hook:
     Used for after_request hooks (value = response) and error handlers (value = exc).
     """
     wants_request = hook_arity(func) >= 2
-    return _hook(
-        app, func, lambda request, value: (request, value) if wants_request else (value,)
-    )
+    return _hook(app, func, lambda request, value: (request, value) if wants_request else (value,))
 
 
 def _teardown_hook(app: Flasgo, func: Callable[..., Any]) -> Hook:
@@ -605,9 +667,7 @@ def _compile_chains(app: Flasgo, endpoint: Endpoint) -> None:
         _after_hook(app, f) for s in reversed(scopes) for f in reversed(s.after_request_funcs)
     )
     endpoint.teardown = tuple(
-        _teardown_hook(app, f)
-        for s in reversed(scopes)
-        for f in reversed(s.teardown_request_funcs)
+        _teardown_hook(app, f) for s in reversed(scopes) for f in reversed(s.teardown_request_funcs)
     )
     endpoint.error_handlers = tuple(
         {key: _after_hook(app, f) for key, f in s.error_handlers.items()} for s in reversed(scopes)

@@ -60,18 +60,32 @@ class Blueprint(Scaffold):
         self.children.append((blueprint, url_prefix, name))
 
     def register(
-        self, app: Flasgo, *, url_prefix: str | None, name: str | None, parent_prefix: str,
-        parent_name: str, parent_scopes: tuple[Scaffold, ...],
+        self,
+        app: Flasgo,
+        *,
+        url_prefix: str | None,
+        name: str | None,
+        parent_prefix: str,
+        parent_name: str,
+        parent_scopes: tuple[Scaffold, ...],
     ) -> None:
         """Add this blueprint's routes (and its children's) to `app`; called by the app."""
         own_name = name or self.name
         dotted = f"{parent_name}{own_name}"
         app._claim_blueprint_name(dotted)
-        prefix = parent_prefix.rstrip("/") + (url_prefix if url_prefix is not None else self.url_prefix)
+        prefix = parent_prefix.rstrip("/") + (
+            url_prefix if url_prefix is not None else self.url_prefix
+        )
         scopes = (*parent_scopes, self)
         for record in self.records:
             app._register(record, prefix=prefix, name_prefix=f"{dotted}.", scopes=scopes)
         for child, child_prefix, child_name in self.children:
-            child.register(app, url_prefix=child_prefix, name=child_name, parent_prefix=prefix,
-                           parent_name=f"{dotted}.", parent_scopes=scopes)
+            child.register(
+                app,
+                url_prefix=child_prefix,
+                name=child_name,
+                parent_prefix=prefix,
+                parent_name=f"{dotted}.",
+                parent_scopes=scopes,
+            )
         self._registered = True

@@ -23,6 +23,13 @@ app_var: ContextVar[Flasgo] = ContextVar("flasgo.app")
 class AppGlobals:
     """A plain namespace for per-request data (Flask's ``g``)."""
 
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: only called for missing attributes; typed Any so `g.user` type-checks.
+        raise AttributeError(f"g has no attribute {name!r}; set it first (g.{name} = ...)")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+
     def get(self, name: str, default: Any = None) -> Any:
         """Return attribute `name`, or `default` when it is not set."""
         return self.__dict__.get(name, default)

@@ -21,9 +21,9 @@ __all__ = [
     "RoutingError",
     "SetupFrozenError",
     "TooManyRequests",
+    "URITooLong",
     "UnprocessableEntity",
     "UnsupportedMediaType",
-    "URITooLong",
     "abort",
 ]
 
@@ -81,6 +81,10 @@ class HTTPException(FlasgoError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, detail={self.detail!r})"
+
+    def render(self) -> tuple[bytes, str]:
+        """The response body and its media type (plain text `detail` by default)."""
+        return self.detail.encode("utf-8"), "text/plain; charset=utf-8"
 
     # Subclasses take (detail, headers) only; pickling must replay the base signature.
     def __reduce__(self) -> tuple[object, ...]:
@@ -172,9 +176,7 @@ class InternalServerError(_StatusError):
     status_code = 500
 
 
-def abort(
-    status_code: int, detail: str = "", headers: Mapping[str, str] | None = None
-) -> NoReturn:
+def abort(status_code: int, detail: str = "", headers: Mapping[str, str] | None = None) -> NoReturn:
     """Stop the request now with an HTTP error response.
 
     Args:

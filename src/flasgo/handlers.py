@@ -146,7 +146,7 @@ class HandlerPlan:
 def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(func)
-    except Exception:  # noqa: BLE001 - unresolvable forward refs fall back to raw annotations
+    except Exception:
         return dict(getattr(func, "__annotations__", {}))
 
 
@@ -185,9 +185,7 @@ def _unsupported(func_name: str, name: str, annotation: Any) -> ConfigurationErr
     )
 
 
-def compile_handler(
-    func: Callable[..., Any], path_params: Mapping[str, bool]
-) -> HandlerPlan:
+def compile_handler(func: Callable[..., Any], path_params: Mapping[str, bool]) -> HandlerPlan:
     """Compile `func`'s signature into a `HandlerPlan`.
 
     Args:
@@ -233,7 +231,9 @@ def compile_handler(
     return HandlerPlan(func, is_async_callable(func), passthrough, _make_binder(params))
 
 
-def _path_param(func_name: str, param: inspect.Parameter, annotation: Any, *, typed: bool) -> _Param:
+def _path_param(
+    func_name: str, param: inspect.Parameter, annotation: Any, *, typed: bool
+) -> _Param:
     inner, _ = _unwrap_optional(annotation)
     if typed or inner in (str, Any, _MISSING):
         return _Param(param.name, "path", _identity, "", _MISSING, param.name)

@@ -36,7 +36,9 @@ _decoder = msgspec.json.Decoder()
 encode_json = _encoder.encode
 """Encode `value` to JSON bytes (raises TypeError for unsupported types)."""
 
-MALFORMED_JSON = "Malformed JSON request body. Send valid JSON and set Content-Type: application/json."
+MALFORMED_JSON = (
+    "Malformed JSON request body. Send valid JSON and set Content-Type: application/json."
+)
 
 
 def json_depth_exceeds(value: object, limit: int) -> bool:

@@ -255,7 +255,9 @@ class Request:
                 yield self._body
             return
         limit = self._start_reading()
-        deadline = asyncio.get_running_loop().time() + self.app.settings.REQUEST_READ_TIMEOUT_SECONDS
+        deadline = (
+            asyncio.get_running_loop().time() + self.app.settings.REQUEST_READ_TIMEOUT_SECONDS
+        )
         received = 0
         more = True
         while more:

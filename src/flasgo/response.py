@@ -269,22 +269,30 @@ class Response:
         await send({"type": "http.response.body", "body": b"" if is_head else self.body})
 
     @classmethod
-    def text(cls, body: str, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    def text(
+        cls, body: str, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """Build a ``text/plain`` response."""
         return cls(body, status_code, headers, TEXT)
 
     @classmethod
-    def html(cls, body: str, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    def html(
+        cls, body: str, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """Build a ``text/html`` response."""
         return cls(body, status_code, headers, HTML)
 
     @classmethod
-    def json(cls, value: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    def json(
+        cls, value: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """Build an ``application/json`` response from any JSON-encodable value."""
         return cls(encode_json(value), status_code, headers, JSON)
 
     @classmethod
-    def redirect(cls, location: str, status_code: int = 302, headers: Mapping[str, str] | None = None) -> Response:
+    def redirect(
+        cls, location: str, status_code: int = 302, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """Build a redirect to `location`."""
         return redirect(location, status_code, headers)
 
@@ -372,8 +380,8 @@ class StreamingResponse(Response):
             return
         content = self.content
         if not isinstance(content, AsyncIterable):
-            from flasgo.context import current_app
             from flasgo.concurrency import iterate_in_threadpool
+            from flasgo.context import current_app
 
             content = iterate_in_threadpool(current_app.thread_pool, content)
         async for chunk in content:
@@ -383,9 +391,7 @@ class StreamingResponse(Response):
         await send({"type": "http.response.body", "body": b""})
 
 
-def redirect(
-    location: str, code: int = 302, headers: Mapping[str, str] | None = None
-) -> Response:
+def redirect(location: str, code: int = 302, headers: Mapping[str, str] | None = None) -> Response:
     """Return a redirect response to `location` (Flask's ``redirect``).
 
     Raises:

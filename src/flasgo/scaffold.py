@@ -87,7 +87,11 @@ class Scaffold:
         )
 
     def route(
-        self, rule: str, *, methods: Collection[str] | None = None, name: str | None = None,
+        self,
+        rule: str,
+        *,
+        methods: Collection[str] | None = None,
+        name: str | None = None,
         **options: Any,
     ) -> Callable[[F], F]:
         """Decorator form of `add_route`."""
@@ -119,7 +123,11 @@ class Scaffold:
         return self.route(rule, methods=("DELETE",), name=name, **options)
 
     def add_websocket_route(
-        self, rule: str, endpoint: Callable[..., Any], *, name: str | None = None,
+        self,
+        rule: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
         **options: Any,
     ) -> None:
         """Register a WebSocket handler; it receives the `WebSocket` and the path values."""

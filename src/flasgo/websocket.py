@@ -23,7 +23,9 @@ __all__ = ["WebSocket", "WebSocketDisconnect", "compile_websocket_handler", "han
 
 log = logging.getLogger("flasgo.websocket")
 
-_SENDABLE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+_SENDABLE_CODES = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
 
 
 class WebSocketDisconnect(FlasgoError):
@@ -46,7 +48,11 @@ class WebSocket:
     """
 
     def __init__(
-        self, scope: dict[str, Any], receive: Any, send: Any, app: Flasgo,
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+        app: Flasgo,
         path_params: dict[str, Any] | None = None,
     ) -> None:
         self.scope = scope
@@ -139,7 +145,10 @@ class WebSocket:
         self.accepted = True
 
     async def deny(
-        self, status_code: int = 403, detail: str = "", *,
+        self,
+        status_code: int = 403,
+        detail: str = "",
+        *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Refuse the handshake with an HTTP response when the server supports it
@@ -150,14 +159,19 @@ class WebSocket:
         self.closed = True
         if "websocket.http.response" in self.scope.get("extensions", {}):
             body = (detail or "Forbidden").encode()
-            raw = [(b"content-type", b"text/plain; charset=utf-8"),
-                   (b"content-length", str(len(body)).encode()),
-                   (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]
+            raw = [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"x-content-type-options", b"nosniff"),
+            ]
             if headers:
-                raw.extend((k.lower().encode("latin-1"), v.encode("latin-1"))
-                           for k, v in headers.items())
-            await self._send({"type": "websocket.http.response.start", "status": status_code,
-                              "headers": raw})
+                raw.extend(
+                    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+                )
+            await self._send(
+                {"type": "websocket.http.response.start", "status": status_code, "headers": raw}
+            )
             await self._send({"type": "websocket.http.response.body", "body": body})
         else:
             await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
@@ -279,7 +293,9 @@ class WebSocket:
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-def compile_websocket_handler(func: Callable[..., Any], param_names: tuple[str, ...]) -> HandlerPlan:
+def compile_websocket_handler(
+    func: Callable[..., Any], param_names: tuple[str, ...]
+) -> HandlerPlan:
     """Compile a WebSocket handler: it gets the `WebSocket` plus the path values.
 
     Raises:
@@ -292,12 +308,14 @@ def compile_websocket_handler(func: Callable[..., Any], param_names: tuple[str, 
         raise ConfigurationError(f"WebSocket handler {name!r} must be an async function.")
     try:
         hints = typing.get_type_hints(func)
-    except Exception:  # noqa: BLE001 - fall back to parameter names
+    except Exception:
         hints = {}
-    parameters = [p for p in inspect.signature(func).parameters.values() if p.name not in param_names]
-    target = next(
-        (p.name for p in parameters if hints.get(p.name) is WebSocket), None
-    ) or next((p.name for p in parameters if p.name in ("websocket", "ws")), None)
+    parameters = [
+        p for p in inspect.signature(func).parameters.values() if p.name not in param_names
+    ]
+    target = next((p.name for p in parameters if hints.get(p.name) is WebSocket), None) or next(
+        (p.name for p in parameters if p.name in ("websocket", "ws")), None
+    )
     if target is None and parameters:
         target = parameters[0].name
     if target is None:
@@ -318,7 +336,7 @@ async def handle_websocket(app: Flasgo, scope: dict[str, Any], receive: Any, sen
     path: str = scope["path"]
     root = scope.get("root_path")
     if root and path.startswith(root):
-        path = path[len(root):] or "/"
+        path = path[len(root) :] or "/"
     match = app._ws_router.match(path)
     websocket = WebSocket(scope, receive, send, app, match[1] if match else {})
     token = app_var.set(app)
