@@ -120,6 +120,7 @@ class Flasgo(Scaffold):
         self._lifespan = Lifespan(self)
         self._frozen = False
         self._entry: ASGIApp | None = None
+        self._direct = False
         self._fallback = Endpoint(
             "", compile_handler(_no_handler, {}), (self,), RouteRecord("", (), _no_handler, "")
         )
@@ -335,6 +336,7 @@ class Flasgo(Scaffold):
         for middleware, args, options in reversed(self._middleware):
             entry = middleware(entry, *args, **options)
         self._entry = entry
+        self._direct = not self._middleware
         return entry
 
     def _build_header_blocks(self) -> None:
@@ -353,6 +355,10 @@ class Flasgo(Scaffold):
     # -- ASGI ----------------------------------------------------------------------------------
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # PERF: with no middleware, HTTP goes straight to the pipeline (one call fewer).
+        if self._direct and scope["type"] == "http":
+            await self._handle_http(scope, receive, send)
+            return
         entry = self._entry
         if entry is None:
             entry = self._freeze()
