@@ -1,0 +1,1 @@
+"""Benchmarks: Flasgo against raw ASGI and its peers, in-process and over loopback."""

@@ -1,0 +1,279 @@
+"""Over loopback: each app under uvicorn on CPU 0, `wrk` on CPU 1, req/s and p99 latency."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.endpoints import ENDPOINTS, VAR_IDS, Endpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+UVICORN_FLAGS = (
+    "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+    "--log-level", "warning", "--lifespan", "on",
+)  # fmt: skip
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+
+Cell = float | str
+
+
+@dataclass
+class WrkConfig:
+    """How hard and how long wrk drives each endpoint."""
+
+    duration: int = 5
+    warmup: int = 1
+    """Seconds of unmeasured wrk load before each measured run (wrk takes whole seconds)."""
+    connections: int = 64
+    threads: int = 1
+    rounds: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class WrkRun:
+    """One wrk run's numbers."""
+
+    rps: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class LoopbackResult:
+    """Median req/s and p99 latency per (framework, endpoint) over the rounds."""
+
+    rps: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    p99_ms: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    spread: dict[str, dict[str, float]] = field(default_factory=dict)
+    """(max - min) / median of req/s over the rounds."""
+    notes: list[str] = field(default_factory=list)
+    pinned: bool = True
+
+
+def ensure_wrk() -> str:
+    """Return the path of wrk, installing the Debian package first when it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk not found: installing it with apt-get", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "wrk"], check=True, env=env, stdout=subprocess.DEVNULL
+    )
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is still missing after apt-get install -y wrk")
+    return found
+
+
+def can_pin() -> bool:
+    """Tell whether server and client can get a core each (taskset and >= 2 CPUs)."""
+    return shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+
+
+def _pinned(cpu: str, argv: list[str], pin: bool) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if pin else argv
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_accepting(process: subprocess.Popen[bytes], port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not accept connections within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def serve(name: str, pin: bool) -> Iterator[int]:
+    """Run `benchmarks.apps.<name>:app` under uvicorn; yield its port once it accepts."""
+    port = _free_port()
+    argv = [sys.executable, "-m", "uvicorn", f"benchmarks.apps.{name}:app"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            _pinned(SERVER_CPU, argv, pin), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            try:
+                _wait_accepting(process, port)
+            except RuntimeError as exc:
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"{exc}\n{tail}") from None
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def check_http(port: int, endpoint: Endpoint) -> str | None:
+    """Request a few probes of `endpoint` over HTTP; return what is wrong, or None."""
+    for probe in endpoint.probes[:3]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            headers = {"Content-Type": "application/json"} if endpoint.body else {}
+            conn.request(endpoint.method, probe.target, body=endpoint.body or None, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+        if response.status != 200:
+            return f"{probe.target}: status {response.status}, body {body[:200]!r}"
+        got: object = body.decode() if endpoint.is_text else json.loads(body)
+        if json.dumps(got, sort_keys=True) != json.dumps(probe.expected, sort_keys=True):
+            return f"{probe.target}: body {body[:200]!r}, want {probe.expected!r}"
+    return None
+
+
+def lua_script(endpoint: Endpoint) -> str | None:
+    """Return the wrk Lua script `endpoint` needs (POST body, varying path), or None."""
+    if endpoint.body:
+        return (
+            f'wrk.method = "{endpoint.method}"\n'
+            f"wrk.body = '{endpoint.body.decode()}'\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+    if len(endpoint.probes) > 1:
+        prefix = endpoint.probes[0].path.rsplit("/", 1)[0]
+        return (
+            "local i = 0\n"
+            "request = function()\n"
+            f"  i = (i + 1) % {VAR_IDS}\n"
+            f'  return wrk.format("GET", "{prefix}/" .. i)\n'
+            "end\n"
+        )
+    return None
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def parse_wrk(output: str) -> WrkRun:
+    """Parse req/s, the p99 latency (ms) and error counts out of `wrk --latency` output."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if rps is None or p99 is None:
+        raise ValueError(f"cannot parse wrk output:\n{output}")
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
+        errors += int(match.group(1))
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    ):
+        errors += sum(int(group) for group in match.groups())
+    return WrkRun(float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], errors)
+
+
+def run_wrk(port: int, endpoint: Endpoint, seconds: int, config: WrkConfig, pin: bool) -> WrkRun:
+    """Drive `endpoint` on `port` with wrk for `seconds`."""
+    url = f"http://127.0.0.1:{port}{endpoint.probes[0].target}"
+    argv = ["wrk", f"-t{config.threads}", f"-c{config.connections}", f"-d{seconds}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if (lua := lua_script(endpoint)) is not None:
+            script.write(lua)
+            script.flush()
+            argv += ["-s", script.name]
+        done = subprocess.run(
+            _pinned(CLIENT_CPU, [*argv, url], pin), capture_output=True, text=True, check=False
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
+    return parse_wrk(done.stdout)
+
+
+def _bench_server(
+    name: str, endpoints: list[Endpoint], config: WrkConfig, pin: bool, notes: list[str]
+) -> dict[str, WrkRun | str]:
+    row: dict[str, WrkRun | str] = {}
+    try:
+        with serve(name, pin) as port:
+            for endpoint in endpoints:
+                problem = check_http(port, endpoint)
+                if problem is not None:
+                    notes.append(f"loopback {name}/{endpoint.name}: FAIL {problem}")
+                    row[endpoint.name] = "FAIL"
+                    continue
+                if config.warmup > 0:
+                    run_wrk(port, endpoint, config.warmup, config, pin)
+                run = run_wrk(port, endpoint, config.duration, config, pin)
+                if run.errors:
+                    notes.append(f"loopback {name}/{endpoint.name}: {run.errors} errors in wrk run")
+                row[endpoint.name] = run
+                print(
+                    f"  {name:<13} {endpoint.name:<12} {run.rps:10,.0f} req/s  "
+                    f"p99 {run.p99_ms:6.2f} ms",
+                    flush=True,
+                )
+    except Exception as exc:
+        notes.append(f"loopback {name}: {type(exc).__name__}: {exc}".strip())
+        for endpoint in endpoints:
+            row.setdefault(endpoint.name, "n/a")
+    return row
+
+
+def run_loopback(
+    frameworks: Iterable[str],
+    endpoints: Iterable[Endpoint] = ENDPOINTS,
+    config: WrkConfig | None = None,
+) -> LoopbackResult:
+    """Serve each framework under uvicorn and measure every endpoint with wrk, `rounds` times.
+
+    Rounds are interleaved (every framework once per round) so slow drift hits all alike.
+    """
+    config = config or WrkConfig()
+    ensure_wrk()
+    frameworks, endpoints = list(frameworks), list(endpoints)
+    result = LoopbackResult(pinned=can_pin())
+    if not result.pinned:
+        result.notes.append("loopback: taskset or a second CPU missing; server and wrk not pinned")
+    runs: dict[str, dict[str, list[WrkRun | str]]] = {name: {} for name in frameworks}
+    for round_no in range(1, config.rounds + 1):
+        print(f"loopback round {round_no}/{config.rounds}", flush=True)
+        for name in frameworks:
+            row = _bench_server(name, endpoints, config, result.pinned, result.notes)
+            for endpoint, run in row.items():
+                runs[name].setdefault(endpoint, []).append(run)
+    for name in frameworks:
+        result.rps[name], result.p99_ms[name], result.spread[name] = {}, {}, {}
+        for endpoint, cells in runs[name].items():
+            good = [run for run in cells if isinstance(run, WrkRun)]
+            if len(good) < len(cells):
+                failure = next(run for run in cells if isinstance(run, str))
+                result.rps[name][endpoint] = result.p99_ms[name][endpoint] = failure
+                continue
+            rps = [run.rps for run in good]
+            result.rps[name][endpoint] = statistics.median(rps)
+            result.p99_ms[name][endpoint] = statistics.median(run.p99_ms for run in good)
+            result.spread[name][endpoint] = (max(rps) - min(rps)) / statistics.median(rps)
+    return result
