@@ -1,0 +1,169 @@
+"""Tests for parse_options_header and is_json_media_type."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flasgo.exceptions import BadRequest
+from flasgo.mediatypes import is_json_media_type, parse_options_header
+
+
+def _best_time(function: Callable[[], object], repeats: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _parse(value: str) -> tuple[str, dict[str, str]]:
+    return parse_options_header(value, max_length=10**9)
+
+
+# -- parse_options_header ----------------------------------------------------------------------
+
+
+def test_main_value_is_lowered_and_stripped() -> None:
+    assert parse_options_header("  Text/HTML  ") == ("text/html", {})
+    assert parse_options_header("") == ("", {})
+
+
+def test_parameters() -> None:
+    assert parse_options_header("text/html; Charset=UTF-8") == ("text/html", {"charset": "UTF-8"})
+    assert parse_options_header("multipart/form-data; boundary=abc ; x = y") == (
+        "multipart/form-data",
+        {"boundary": "abc", "x": "y"},
+    )
+
+
+def test_quoted_values() -> None:
+    value = 'form-data; name="field;name"; filename="a \\"b\\" \\\\c.txt"'
+    assert parse_options_header(value) == (
+        "form-data",
+        {"name": "field;name", "filename": 'a "b" \\c.txt'},
+    )
+    assert parse_options_header('a; x=""; y="="') == ("a", {"x": "", "y": "="})
+    assert parse_options_header('a; x=  "q" junk ; y=1') == ("a", {"x": "q", "y": "1"})
+
+
+def test_escaped_characters_are_kept_literally() -> None:
+    assert parse_options_header('a; x="\\a\\;b"') == ("a", {"x": "a;b"})
+
+
+def test_malformed_parts_are_skipped() -> None:
+    assert parse_options_header("a; novalue; =x; b c=1; d=2; ;;") == ("a", {"d": "2"})
+    assert parse_options_header('a; x="unterminated; y=1') == ("a", {})
+    assert parse_options_header('a; x="trailing backslash\\') == ("a", {})
+    assert parse_options_header('a; x="esc\\"; y=2') == ("a", {})
+    assert parse_options_header("a; e=") == ("a", {"e": ""})
+
+
+def test_first_parameter_wins() -> None:
+    value = "multipart/form-data; boundary=first; BOUNDARY=second"
+    assert parse_options_header(value) == ("multipart/form-data", {"boundary": "first"})
+
+
+def test_too_long_is_bad_request() -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_options_header("a" * 4097)
+    assert info.value.detail == "Header value too long."
+    assert parse_options_header("a" * 4096)[0] == "a" * 4096
+    with pytest.raises(BadRequest):
+        parse_options_header("text/plain", max_length=5)
+
+
+def test_backslash_flood_security_case_a1() -> None:
+    # SECURITY (security-cases A1, CVE-2024-24762): crafted options must not backtrack.
+    value = 'multipart/form-data; boundary=x; a="' + "\\" * 100_000
+    assert _parse(value) == ("multipart/form-data", {"boundary": "x"})
+    with pytest.raises(BadRequest):
+        parse_options_header(value)
+
+
+def test_semicolons_in_quotes_security_case_b3() -> None:
+    # SECURITY (security-cases B3, CVE-2025-67726): thousands of ";" inside quotes.
+    inner = "a;" * 50_000
+    assert _parse(f'form-data; name="{inner}"') == ("form-data", {"name": inner})
+    assert _parse(f'form-data; name="{inner}') == ("form-data", {})
+
+
+@pytest.mark.parametrize(
+    ("make", "n"),
+    [
+        (lambda n: 'a; x="' + "\\" * n, 40_000),
+        (lambda n: 'a; x="' + '\\"' * n + '"', 20_000),
+        (lambda n: 'form-data; name="' + "a;" * n + '"', 1_000_000),
+        (lambda n: "a" + "; k=v" * n, 10_000),
+        (lambda n: "a" + ';x="' * n, 20_000),
+        (lambda n: "a; " + "=" * n + ";" * n, 40_000),
+        (lambda n: "a; k=" + " " * n + "v", 4_000_000),
+    ],
+    ids=["backslashes", "escaped-quotes", "quoted-semicolons", "params", "quotes", "equals", "ws"],
+)
+def test_parse_is_linear(make: Callable[[int], str], n: int) -> None:
+    small_value = make(n)
+    large_value = make(2 * n)
+    small = _best_time(lambda: _parse(small_value))
+    large = _best_time(lambda: _parse(large_value))
+    assert large / small <= 2.5
+
+
+@given(st.text(max_size=300))
+def test_never_raises_on_arbitrary_text(value: str) -> None:
+    main, params = parse_options_header(value)
+    assert main == main.strip().lower()
+    for key in params:
+        assert key == key.lower()
+
+
+@given(st.text(st.characters(codec="ascii"), max_size=100))
+def test_quoted_value_round_trip(text: str) -> None:
+    quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    assert parse_options_header(f"a; name={quoted}; after=1") == (
+        "a",
+        {"name": text, "after": "1"},
+    )
+
+
+# -- is_json_media_type ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mime",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/vnd.api+json",
+        "application/problem+json",
+        " application/ld+json ",
+    ],
+)
+def test_json_media_types(mime: str) -> None:
+    assert is_json_media_type(mime)
+
+
+@pytest.mark.parametrize(
+    "mime",
+    [
+        "",
+        "text/plain",
+        "text/json",
+        "application/+json",
+        "application/jsonx",
+        "application/x-www-form-urlencoded",
+        "application/a b+json",
+        "application/a/b+json",
+        "multipart/form-data",
+        "text/plain+json",
+    ],
+)
+def test_not_json_media_types(mime: str) -> None:
+    # SECURITY (CVE-2021-32677): text/plain bodies are never treated as JSON.
+    assert not is_json_media_type(mime)
