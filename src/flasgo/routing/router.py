@@ -191,6 +191,9 @@ class Router(Generic[T]):
         self._static: dict[str, RuleEntry[T]] = {}
         self._entries: list[RuleEntry[T]] = []
         self._by_name: dict[str, RuleEntry[T]] = {}
+        # PERF/SECURITY: paths are split at most this many times; anything deeper than the
+        # deepest rule stays in one last part, so 10,000 segments cost one slice, not a list.
+        self._max_split = 1
 
     def add_converter(self, name: str, converter: type[Converter]) -> None:
         """Register a converter class under a name usable as ``<name:param>``.
@@ -310,6 +313,7 @@ class Router(Generic[T]):
                 slot.leaf = entry  # type: ignore[assignment]  # T is erased in the trie
             if parsed.is_static:
                 self._static[parsed.rule] = entry
+            self._max_split = max(self._max_split, len(parsed.segments) + 1)
         self._by_name[name] = entry
         for method in methods:
             entry.targets[method] = target
@@ -365,10 +369,11 @@ class Router(Generic[T]):
 
     def _pattern(self, rule: str, pieces: tuple[Piece, ...]) -> re.Pattern[str]:
         parts: list[str] = []
+        last = max(i for i, piece in enumerate(pieces) if isinstance(piece, Placeholder))
         for index, piece in enumerate(pieces):
             if isinstance(piece, str):
                 parts.append(re.escape(piece))
-            elif index + 1 < len(pieces) and not self._converter(rule, piece).spans_segments:
+            elif index < last:
                 # PERF/SECURITY: an atomic group that stops at the first occurrence of the
                 # next literal cannot backtrack, which keeps the whole match linear.
                 literal = re.escape(str(pieces[index + 1]))
@@ -447,7 +452,7 @@ class Router(Generic[T]):
             return entry, {}
         if not path or path[0] != "/":
             return None
-        parts = path.split("/")
+        parts = path.split("/", self._max_split)
         values: list[object] = []
         found = _walk(self._root, parts, 1, len(parts), values)
         if found is None:

@@ -90,10 +90,12 @@ def _is_name(text: str) -> bool:
     return text.isidentifier() and not keyword.iskeyword(text)
 
 
-def _parse_placeholder(rule: str, start: int) -> tuple[Placeholder, int]:
-    end = rule.find(">", start + 1)
+def _parse_placeholder(rule: str, start: int, segment_end: int) -> tuple[Placeholder, int]:
+    end = rule.find(">", start + 1, segment_end)
     if end < 0:
-        raise _malformed(rule, start, f"'<' is never closed; {_PLACEHOLDER_HINT}")
+        raise _malformed(
+            rule, start, f"'<' is never closed in its segment; {_PLACEHOLDER_HINT}, without '/'"
+        )
     body = rule[start + 1 : end]
     converter, sep, name = body.partition(":")
     if not sep:
@@ -120,11 +122,7 @@ def _parse_segment(rule: str, start: int, end: int) -> tuple[Piece, ...]:
             raise _malformed(
                 rule, opening, "two placeholders touch; separate them with literal text"
             )
-        placeholder, position = _parse_placeholder(rule, opening)
-        if position > end:
-            raise _malformed(
-                rule, opening, f"a placeholder cannot contain '/'; {_PLACEHOLDER_HINT}"
-            )
+        placeholder, position = _parse_placeholder(rule, opening, end)
         pieces.append(placeholder)
     return tuple(pieces)
 
