@@ -21,7 +21,7 @@ def http_scope(
         "method": method,
         "scheme": "http",
         "path": path,
-        "raw_path": path.encode(),
+        "raw_path": path.encode("utf-8", "surrogatepass"),
         "query_string": query_string,
         "root_path": root_path,
         "headers": [(b"host", b"localhost"), *headers],

@@ -704,3 +704,57 @@ def test_middleware_wraps_the_app_once() -> None:
     assert client.get("/").headers["x-mw"] == "on"
     assert client.get("/").headers["x-mw"] == "on"
     assert built == [1]
+
+
+def test_custom_converters() -> None:
+    from flasgo import Converter
+
+    class HexConverter(Converter):
+        regex = "[0-9a-f]+"
+
+        def to_python(self, value: str) -> object:
+            if not all(c in "0123456789abcdef" for c in value):
+                raise ValueError(value)
+            return int(value, 16)
+
+        def to_url(self, value: object) -> str:
+            return format(value, "x")
+
+    app = make_app()
+    app.add_converter("hex", HexConverter)
+
+    @app.get("/color/<hex:value>")
+    def color(value: int) -> dict[str, object]:
+        return {"value": value, "url": url_for("color", value=value)}
+
+    client = app.test_client()
+    assert client.get("/color/ff").json() == {"value": 255, "url": "/color/ff"}
+    assert client.get("/color/zz").status_code == 404
+
+
+def test_url_map_lists_routes_with_automatic_methods() -> None:
+    app = make_app()
+
+    @app.get("/a")
+    def a() -> str:
+        return "a"
+
+    @app.websocket("/ws")
+    async def ws(websocket: object) -> None:
+        return None
+
+    assert [(r.rule, r.methods, r.endpoint, r.websocket) for r in app.url_map] == [
+        ("/a", ("GET", "HEAD", "OPTIONS"), "a", False),
+        ("/ws", (), "ws", True),
+    ]
+
+
+def test_hostile_paths_never_500() -> None:
+    app = make_app()
+
+    @app.get("/files/<path:name>")
+    def files(name: str) -> str:
+        return name
+
+    for path in ["/" + "a/" * 10_000, "/\x00", "/files/\ud800", "/%ZZ", "/" + "x" * 100_000]:
+        assert call(app, http_scope(path)).status in (200, 404)

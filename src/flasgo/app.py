@@ -444,7 +444,7 @@ class Flasgo(Scaffold):
                 result = await self.thread_pool.run(plan.func, **kwargs)
             kind = type(result)
             if kind is str:
-                body = result.encode()
+                body = result.encode("utf-8", "replace")
                 headers = self._text_headers
             elif kind is dict or kind is list:
                 body = encode_json(result)

@@ -166,7 +166,7 @@ class Response:
         if type(status_code) is not int or not 100 <= status_code <= 599:
             raise ValueError(f"status_code must be an int in 100-599, got {status_code!r}")
         self.status_code = status_code
-        self.body: bytes = body.encode() if isinstance(body, str) else bytes(body)
+        self.body: bytes = body.encode("utf-8", "replace") if isinstance(body, str) else bytes(body)
         self.headers = ResponseHeaders(headers)
         if "content-type" not in self.headers and not self._is_bodyless():
             self.headers["content-type"] = content_type or self.default_content_type
@@ -420,7 +420,7 @@ def _coerce_body(value: Any) -> Response:
     if isinstance(value, Response):
         return value
     if isinstance(value, str):
-        return Response(value.encode(), 200, None, TEXT)
+        return Response(value.encode("utf-8", "replace"), 200, None, TEXT)
     if isinstance(value, dict | list):
         return Response(encode_json(value), 200, None, JSON)
     if value is None:
@@ -480,6 +480,7 @@ def _with(
         items = headers.items() if isinstance(headers, Mapping) else headers
         for name, value in items:
             if name.lower() == "set-cookie":
+                _check_header(name, str(value))
                 response.cookies.append(str(value))
             else:
                 response.headers[name] = value
