@@ -36,7 +36,7 @@ types: setup
 	$(UV) run --frozen --no-sync mypy
 
 pytest: setup
-	$(UV) run --frozen --no-sync pytest -q -p no:cacheprovider
+	$(UV) run --frozen --no-sync pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered
 
 pytest-313: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 	@if [ -n "$(PY313)" ]; then \
