@@ -75,13 +75,20 @@ async def check(app: ASGIApp, endpoint: Endpoint, state: dict[str, Any]) -> str 
     return None
 
 
+async def calibrate(
+    app: ASGIApp, scopes: list[dict[str, Any]], body: bytes, state: dict[str, Any], seconds: float
+) -> int:
+    """Return how many requests take about `seconds` (the runs also warm the app's caches)."""
+    n = 256
+    while (elapsed := await timed_loop(app, scopes, body, state, n)) < seconds / 4:
+        n *= 4
+    return max(n, int(n * seconds / elapsed))
+
+
 async def measure(app: ASGIApp, endpoint: Endpoint, state: dict[str, Any], timing: Timing) -> float:
     """Return the median µs per request of `endpoint` over `timing.repeats` repeats."""
     scopes = [build_scope(endpoint, probe) for probe in endpoint.probes]
-    n = 256
-    while (elapsed := await timed_loop(app, scopes, endpoint.body, state, n)) < timing.seconds / 4:
-        n *= 4  # also warms the app's caches up
-    n = max(n, int(n * timing.seconds / elapsed))
+    n = await calibrate(app, scopes, endpoint.body, state, timing.seconds)
     samples = []
     for _ in range(timing.repeats):
         gc.collect()
@@ -89,32 +96,84 @@ async def measure(app: ASGIApp, endpoint: Endpoint, state: dict[str, Any], timin
     return statistics.median(samples)
 
 
-async def _bench_app(
-    name: str, endpoints: Iterable[Endpoint], timing: Timing, notes: list[str]
-) -> dict[str, Cell]:
-    row: dict[str, Cell] = {}
-    try:
-        app = load_app(name)
-    except Exception as exc:
-        notes.append(f"in-process {name}: import failed: {type(exc).__name__}: {exc}")
-        return {endpoint.name: "n/a" for endpoint in endpoints}
-    lifespan = Lifespan(app)
-    await lifespan.startup()
+@dataclass
+class _Contender:
+    name: str
+    app: ASGIApp
+    lifespan: Lifespan
+
+
+async def _start(names: Iterable[str], notes: list[str]) -> list[_Contender]:
+    contenders = []
+    for name in names:
+        try:
+            app = load_app(name)
+            lifespan = Lifespan(app)
+            await lifespan.startup()
+        except Exception as exc:
+            notes.append(f"in-process {name}: could not start: {type(exc).__name__}: {exc}")
+            continue
+        contenders.append(_Contender(name, app, lifespan))
+    return contenders
+
+
+async def _ready(
+    contenders: list[_Contender], endpoint: Endpoint, seconds: float, notes: list[str]
+) -> dict[str, tuple[_Contender, int]]:
+    """Check each contender on `endpoint`; return the good ones with their request counts."""
+    scopes = [build_scope(endpoint, probe) for probe in endpoint.probes]
+    ready = {}
+    for contender in contenders:
+        try:
+            problem = await check(contender.app, endpoint, contender.lifespan.state)
+        except Exception as exc:
+            problem = f"raised {type(exc).__name__}: {exc}"
+        if problem is not None:
+            notes.append(f"in-process {contender.name}/{endpoint.name}: FAIL {problem}")
+            continue
+        state = contender.lifespan.state
+        n = await calibrate(contender.app, scopes, endpoint.body, state, seconds)
+        ready[contender.name] = (contender, n)
+    return ready
+
+
+async def _bench_all(
+    names: list[str], endpoints: list[Endpoint], timing: Timing, notes: list[str]
+) -> dict[str, dict[str, Cell]]:
+    """Time every endpoint, the repeats of all frameworks interleaved.
+
+    Interleaving spreads slow drift and other load on the machine over every framework alike,
+    which keeps the ratios between them meaningful even when absolute numbers move.
+    """
+    table: dict[str, dict[str, Cell]] = {name: {} for name in names}
+    contenders = await _start(names, notes)
     try:
         for endpoint in endpoints:
-            try:
-                problem = await check(app, endpoint, lifespan.state)
-            except Exception as exc:
-                problem = f"raised {type(exc).__name__}: {exc}"
-            if problem is not None:
-                notes.append(f"in-process {name}/{endpoint.name}: FAIL {problem}")
-                row[endpoint.name] = "FAIL"
-                continue
-            row[endpoint.name] = await measure(app, endpoint, lifespan.state, timing)
-            print(f"  {name:<13} {endpoint.name:<12} {row[endpoint.name]:8.2f} µs", flush=True)
+            scopes = [build_scope(endpoint, probe) for probe in endpoint.probes]
+            ready = await _ready(contenders, endpoint, timing.seconds, notes)
+            samples: dict[str, list[float]] = {name: [] for name in ready}
+            for _ in range(timing.repeats):
+                for name, (contender, n) in ready.items():
+                    gc.collect()
+                    state = contender.lifespan.state
+                    elapsed = await timed_loop(contender.app, scopes, endpoint.body, state, n)
+                    samples[name].append(elapsed / n * 1e6)
+            for name in names:
+                table[name][endpoint.name] = (
+                    statistics.median(samples[name]) if name in samples else "FAIL"
+                )
+            print(
+                f"  {endpoint.name:<12} "
+                + " ".join(f"{name}={statistics.median(us):.2f}" for name, us in samples.items()),
+                flush=True,
+            )
     finally:
-        await lifespan.shutdown()
-    return row
+        for contender in contenders:
+            await contender.lifespan.shutdown()
+    for name in names:
+        if name not in {contender.name for contender in contenders}:
+            table[name] = {endpoint.name: "n/a" for endpoint in endpoints}
+    return table
 
 
 def run_inprocess(
@@ -124,10 +183,7 @@ def run_inprocess(
 ) -> InProcessResult:
     """Check then time every endpoint of every framework in-process."""
     timing = timing or Timing()
-    endpoints = list(endpoints)
     result = InProcessResult()
-    for name in frameworks:
-        result.us[name] = run_on_uvloop(
-            lambda name=name: _bench_app(name, endpoints, timing, result.notes)
-        )
+    names, chosen = list(frameworks), list(endpoints)
+    result.us = run_on_uvloop(lambda: _bench_all(names, chosen, timing, result.notes))
     return result

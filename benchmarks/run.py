@@ -27,6 +27,7 @@ from benchmarks.importtime import IMPORTS, measure_imports
 from benchmarks.inprocess import InProcessResult, Timing, load_app, run_inprocess, run_on_uvloop
 from benchmarks.loopback import LoopbackResult, WrkConfig, run_loopback
 from benchmarks.route_scaling import run_route_scaling
+from benchmarks.security_probe import probe_security
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -202,13 +203,19 @@ def _slower_than_peers(
 
 
 def _security_notes(frameworks: Sequence[str]) -> list[str]:
+    lines = []
+    for name in sorted(OURS & set(frameworks)):
+        probed = probe_security(name)
+        lines += [
+            f"- {report.label(name)}, probed: " + "; ".join(f"{k}: {v}" for k, v in probed.items())
+        ]
     if "flasgo_nosec" not in frameworks:
-        return []
+        return lines
     try:
         from benchmarks.apps import flasgo_nosec
     except Exception as exc:
-        return [f"- Flasgo (security off) could not be built: {type(exc).__name__}: {exc}"]
-    lines = [f"- Flasgo (security off) settings applied: `{flasgo_nosec.APPLIED!r}`"]
+        return [*lines, f"- Flasgo (security off) could not be built: {type(exc).__name__}: {exc}"]
+    lines += [f"- Flasgo (security off) settings applied: `{flasgo_nosec.APPLIED!r}`"]
     lines += [
         f"- setting not supported (left out): `{key}` — {why}"
         for key, why in flasgo_nosec.REJECTED.items()
