@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
@@ -232,7 +232,7 @@ def test_headers_raw_is_the_original_list() -> None:
 
 def test_headers_construction_is_lazy() -> None:
     class Exploding(list[tuple[bytes, bytes]]):
-        def __iter__(self):  # type: ignore[no-untyped-def]  # any iteration is a failure
+        def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
             raise AssertionError("iterated at construction")
 
     headers = Headers(Exploding())

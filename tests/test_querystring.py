@@ -48,6 +48,7 @@ def test_query_empty_pieces_are_skipped() -> None:
     assert _pairs(b"") == []
     assert _pairs("") == []
     assert _pairs(b"&&&") == []
+    assert _pairs(b"&a=%41&&b=%42&") == [("a", "A"), ("b", "B")]
 
 
 def test_query_semicolon_is_not_a_separator() -> None:

@@ -54,9 +54,14 @@ class MultiDict(Mapping[str, str]):
 
     @classmethod
     def _from_list(cls, pairs: list[tuple[str, str]]) -> MultiDict:
-        # PERF: parsers hand over a fresh list; skip the type checks and the copy.
-        self = cls.__new__(cls)
-        self._setup(pairs)
+        # PERF: parsers hand over a fresh list; skip the type checks, the copy and a call.
+        self = object.__new__(cls)
+        first = dict(pairs)
+        if len(first) != len(pairs):
+            first.update(reversed(pairs))
+        self._first = first
+        self._pairs = pairs
+        self._lists = None
         return self
 
     def _setup(self, pairs: list[tuple[str, str]]) -> None:
