@@ -1,0 +1,205 @@
+"""The ``flasgo`` command line: ``run`` serves an app, ``routes`` lists its URL rules.
+
+Importing this module costs click only: discovery, the app and the servers load when a command
+runs. Errors in the user's target end the command with exit status 2 and a one-paragraph
+message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from flasgo.discovery import LoadedApp
+
+__all__ = ["cli", "main"]
+
+HOST_ENV = "FLASGO_HOST"
+PORT_ENVS = ("FLASGO_PORT", "PORT")
+RELOAD_ENV = "FLASGO_RELOAD"
+WORKERS_ENV = "WEB_CONCURRENCY"
+AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+_TARGET_HELP = (
+    "TARGET is a file (app.py, app.py:app, an extensionless file), a package folder or "
+    "module:attr; without it FLASGO_APP, [tool.flasgo] app in pyproject.toml, then app.py, "
+    "main.py or asgi.py is used."
+)
+
+
+class TargetError(click.ClickException):
+    """The target names no loadable app (exit status 2, like a usage error)."""
+
+    exit_code = 2
+
+
+def _load(target: str | None, app_option: str | None) -> LoadedApp:
+    from flasgo.discovery import AppNotFoundError, load_app
+
+    if target and app_option and target != app_option:
+        raise click.UsageError(f"Give the app once: TARGET {target!r} or --app {app_option!r}")
+    try:
+        return load_app(target or app_option)
+    except AppNotFoundError as exc:
+        raise TargetError(str(exc)) from exc
+
+
+_app_option = click.option(
+    "-a", "--app", "app_option", metavar="TARGET", help="The app to load (same as TARGET)."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flasgo", prog_name="flasgo")
+def cli() -> None:
+    """Flasgo: run an app and look inside it."""
+
+
+@cli.command(epilog=_TARGET_HELP)
+@click.argument("target", required=False)
+@_app_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar=HOST_ENV,
+    help=f"Interface to bind [env {HOST_ENV}].",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    envvar=list(PORT_ENVS),
+    help="TCP port [env FLASGO_PORT, then PORT].",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=None,
+    envvar=RELOAD_ENV,
+    help=f"Restart on code changes [default: the app's DEBUG; env {RELOAD_ENV}].",
+)
+@click.option(
+    "--reload-dir",
+    "reload_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder to watch when reloading (repeatable).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    envvar=WORKERS_ENV,
+    help=f"Worker processes [default: 1; env {WORKERS_ENV}].",
+)
+@click.option(
+    "--server",
+    type=click.Choice(["uvicorn", "granian"]),
+    default="uvicorn",
+    show_default=True,
+    help="The server to run the app under.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="The server's log level.",
+)
+def run(
+    *,
+    target: str | None,
+    app_option: str | None,
+    host: str,
+    port: int,
+    reload: bool | None,
+    reload_dirs: tuple[str, ...],
+    workers: int | None,
+    server: str,
+    log_level: str | None,
+) -> None:
+    """Serve the app at TARGET (uvicorn by default; 127.0.0.1:8000)."""
+    from flasgo import serving
+    from flasgo.exceptions import ConfigurationError
+
+    loaded = _load(target, app_option)
+    click.echo(f"Serving {loaded.source} on http://{_url_host(host)}:{port}", err=True)
+    try:
+        serving.serve(
+            loaded,
+            host=host,
+            port=port,
+            reload=reload,
+            workers=workers,
+            server=server,
+            reload_dirs=list(reload_dirs) or None,
+            log_level=log_level.lower() if log_level else None,
+        )
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+@cli.command(epilog=_TARGET_HELP)
+@click.argument("target", required=False)
+@_app_option
+@click.option("--json", "as_json", is_flag=True, help="Print the routes as JSON.")
+@click.option("--all-methods", is_flag=True, help="Show HEAD and OPTIONS too.")
+def routes(*, target: str | None, app_option: str | None, as_json: bool, all_methods: bool) -> None:
+    """List the URL rules of the app at TARGET, sorted by rule."""
+    loaded = _load(target, app_option)
+    rules = getattr(loaded.app, "url_map", None)
+    if rules is None:
+        raise TargetError(
+            f"'{loaded.source}' is not a Flasgo app (it has no url_map), so it has no routes "
+            "to list"
+        )
+    rows = sorted(
+        (_route_row(rule) for rule in rules), key=lambda row: (row["rule"], row["endpoint"])
+    )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No routes.")
+        return
+    table = [("METHODS", "RULE", "ENDPOINT")]
+    table += [
+        (_methods_cell(row, all_methods=all_methods), row["rule"], row["endpoint"]) for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(2)]
+    for methods, rule, endpoint in table:
+        click.echo(f"{methods:<{widths[0]}}  {rule:<{widths[1]}}  {endpoint}".rstrip())
+
+
+def _route_row(rule: object) -> dict[str, Any]:
+    return {
+        "rule": str(getattr(rule, "rule", "")),
+        "methods": [str(method) for method in getattr(rule, "methods", ())],
+        "endpoint": str(getattr(rule, "endpoint", "")),
+        "websocket": bool(getattr(rule, "websocket", False)),
+    }
+
+
+def _methods_cell(row: dict[str, Any], *, all_methods: bool) -> str:
+    if row["websocket"]:
+        return "WS"
+    methods: list[str] = row["methods"]
+    shown = methods if all_methods else [m for m in methods if m not in AUTOMATIC_METHODS]
+    return ",".join(shown or methods)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the ``flasgo`` command (the console script and ``python -m flasgo``).
+
+    Args:
+        args: Command-line arguments; defaults to ``sys.argv[1:]``.
+    """
+    cli.main(args=args, prog_name="flasgo")
