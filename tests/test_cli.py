@@ -1,0 +1,311 @@
+"""The flasgo command: --version, routes, run's options and its error handling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from flasgo import serving
+from flasgo.cli import cli
+from flasgo.exceptions import ConfigurationError
+
+ROUTES_APP = """
+from flasgo import Blueprint, Flasgo
+
+app = Flasgo()
+admin = Blueprint("admin", url_prefix="/admin")
+
+@app.get("/")
+def home():
+    return "home"
+
+@app.route("/items/<int:item_id>", methods=["GET", "PUT"])
+def item(item_id: int):
+    return {"id": item_id}
+
+@app.websocket("/ws")
+async def feed(websocket):
+    await websocket.accept()
+
+@admin.post("/users")
+def create_user():
+    return "created"
+
+app.register_blueprint(admin)
+"""
+
+CLI_VARIABLES = ("FLASGO_APP", "FLASGO_HOST", "FLASGO_PORT", "PORT", "FLASGO_RELOAD")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch):
+    for name in (*CLI_VARIABLES, "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    yield
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - saved_modules:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def app_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    path = tmp_path / f"cli_{request.node.name.replace('[', '_').replace(']', '_')}.py"
+    path.write_text(textwrap.dedent(ROUTES_APP), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def serve_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, dict[str, Any]]]:
+    calls: list[tuple[object, dict[str, Any]]] = []
+
+    def fake_serve(app_or_target: object, **options: Any) -> None:
+        calls.append((app_or_target, options))
+
+    monkeypatch.setattr(serving, "serve", fake_serve)
+    return calls
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, prog_name="flasgo")
+
+
+def test_version() -> None:
+    result = invoke("--version")
+
+    assert result.exit_code == 0
+    assert result.output.startswith("flasgo, version ")
+
+
+def test_help_lists_the_commands() -> None:
+    result = invoke("--help")
+
+    assert result.exit_code == 0
+    assert "run" in result.output
+    assert "routes" in result.output
+
+
+def test_routes_table_is_sorted_by_rule(app_file: Path) -> None:
+    result = invoke("routes", str(app_file))
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "METHODS  RULE                  ENDPOINT",
+        "GET      /                     home",
+        "POST     /admin/users          admin.create_user",
+        "GET,PUT  /items/<int:item_id>  item",
+        "WS       /ws                   feed",
+    ]
+
+
+def test_routes_all_methods_shows_the_automatic_ones(app_file: Path) -> None:
+    result = invoke("routes", str(app_file), "--all-methods")
+
+    assert result.exit_code == 0, result.output
+    assert "GET,HEAD,OPTIONS" in result.output.splitlines()[1]
+
+
+def test_routes_json(app_file: Path) -> None:
+    result = invoke("routes", str(app_file), "--json")
+
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [row["rule"] for row in rows] == ["/", "/admin/users", "/items/<int:item_id>", "/ws"]
+    assert rows[0] == {
+        "rule": "/",
+        "methods": ["GET", "HEAD", "OPTIONS"],
+        "endpoint": "home",
+        "websocket": False,
+    }
+    assert rows[-1]["websocket"] is True
+
+
+def test_routes_of_an_app_without_routes(tmp_path: Path) -> None:
+    (tmp_path / "cli_bare.py").write_text("from flasgo import Flasgo\napp = Flasgo()\n")
+
+    result = invoke("routes", str(tmp_path / "cli_bare.py"))
+
+    assert result.exit_code == 0
+    assert result.output == "No routes.\n"
+
+
+def test_routes_of_a_raw_asgi_app_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "cli_raw.py").write_text("async def app(scope, receive, send):\n    pass\n")
+
+    result = invoke("routes", str(tmp_path / "cli_raw.py"))
+
+    assert result.exit_code == 2
+    assert "is not a Flasgo app" in result.output
+
+
+@pytest.mark.parametrize("command", ["routes", "run"])
+def test_unknown_target_exits_2_without_a_traceback(
+    command: str, tmp_path: Path, serve_calls: list[Any]
+) -> None:
+    result = invoke(command, str(tmp_path / "missing.py"))
+
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: Could not find")
+    assert "Traceback" not in result.output
+    assert serve_calls == []
+
+
+def test_target_without_an_app_names_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "cli_noapp.py").write_text("x = 1\n")
+
+    result = invoke("routes", str(tmp_path / "cli_noapp.py"))
+
+    assert result.exit_code == 2
+    assert "define `app = Flasgo()` or a create_app() factory" in result.output
+
+
+def test_broken_module_is_reported_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "cli_broken.py").write_text("raise RuntimeError('boom at import')\n")
+
+    result = invoke("routes", str(tmp_path / "cli_broken.py"))
+
+    assert result.exit_code == 2
+    assert "RuntimeError: boom at import" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_defaults(app_file: Path, serve_calls: list[tuple[object, dict[str, Any]]]) -> None:
+    result = invoke("run", str(app_file))
+
+    assert result.exit_code == 0, result.output
+    (loaded, options) = serve_calls[0]
+    assert getattr(loaded, "import_string", None) == f"{app_file.stem}:app"
+    assert options == {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "reload": None,
+        "workers": None,
+        "server": "uvicorn",
+        "reload_dirs": None,
+        "log_level": None,
+    }
+    assert f"Serving {app_file} on http://127.0.0.1:8000" in result.output
+
+
+def test_run_options(
+    app_file: Path, tmp_path: Path, serve_calls: list[tuple[object, dict[str, Any]]]
+) -> None:
+    result = invoke(
+        "run",
+        "--app",
+        str(app_file),
+        "--host",
+        "::1",
+        "--port",
+        "9000",
+        "--reload",
+        "--reload-dir",
+        str(tmp_path),
+        "--server",
+        "granian",
+        "--log-level",
+        "DEBUG",
+    )
+
+    assert result.exit_code == 0, result.output
+    _, options = serve_calls[0]
+    assert options["host"] == "::1"
+    assert options["port"] == 9000
+    assert options["reload"] is True
+    assert options["reload_dirs"] == [str(tmp_path)]
+    assert options["server"] == "granian"
+    assert options["log_level"] == "debug"
+    assert "http://[::1]:9000" in result.output
+
+
+def test_run_reads_the_environment(
+    app_file: Path, serve_calls: list[tuple[object, dict[str, Any]]]
+) -> None:
+    env = {
+        "FLASGO_APP": str(app_file),
+        "FLASGO_HOST": "0.0.0.0",
+        "PORT": "5000",
+        "WEB_CONCURRENCY": "3",
+        "FLASGO_RELOAD": "false",
+    }
+
+    result = invoke("run", env=env)
+
+    assert result.exit_code == 0, result.output
+    _, options = serve_calls[0]
+    assert (options["host"], options["port"]) == ("0.0.0.0", 5000)
+    assert (options["workers"], options["reload"]) == (3, False)
+
+
+def test_flasgo_port_beats_port(
+    app_file: Path, serve_calls: list[tuple[object, dict[str, Any]]]
+) -> None:
+    result = invoke("run", str(app_file), env={"FLASGO_PORT": "7000", "PORT": "5000"})
+
+    assert result.exit_code == 0, result.output
+    assert serve_calls[0][1]["port"] == 7000
+
+
+def test_run_rejects_bad_option_values(app_file: Path, serve_calls: list[Any]) -> None:
+    assert invoke("run", str(app_file), "--workers", "0").exit_code == 2
+    assert invoke("run", str(app_file), "--port", "70000").exit_code == 2
+    assert invoke("run", str(app_file), "--server", "gunicorn").exit_code == 2
+    assert serve_calls == []
+
+
+def test_target_and_app_option_must_agree(app_file: Path, serve_calls: list[Any]) -> None:
+    result = invoke("run", str(app_file), "--app", "other:app")
+
+    assert result.exit_code == 2
+    assert "Give the app once" in result.output
+
+
+def test_configuration_error_from_serve_is_a_message(
+    app_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_serve(app_or_target: object, **options: Any) -> None:
+        raise ConfigurationError("granian is not installed; pip install 'flasgo[granian]'")
+
+    monkeypatch.setattr(serving, "serve", failing_serve)
+
+    result = invoke("run", str(app_file), "--server", "granian")
+
+    assert result.exit_code == 1
+    assert "Error: granian is not installed; pip install 'flasgo[granian]'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_importing_the_cli_does_not_import_a_server() -> None:
+    code = (
+        "import sys, flasgo.cli; "
+        "print(sorted(m for m in ('uvicorn', 'granian', 'flasgo.serving') if m in sys.modules))"
+    )
+
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+
+    assert output.strip() == "[]"
+
+
+def test_python_dash_m_flasgo(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "flasgo", "routes", "missing.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("Error: Could not find")
+    assert "Traceback" not in completed.stderr
