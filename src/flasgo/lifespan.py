@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,3 @@ def _takes_argument(func: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return len(parameters) >= 1
-
-
-AsyncGen = AsyncGenerator[None, None]

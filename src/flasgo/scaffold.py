@@ -7,7 +7,7 @@ chains (see `flasgo.app`).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -196,8 +196,3 @@ class Scaffold:
 def hook_arity(func: Callable[..., Any]) -> int:
     """How many positional arguments a hook takes (for the Flask and upstream spellings)."""
     return _positional_arity(func)
-
-
-def first_existing(items: Iterable[Any]) -> Any:
-    """Return the first non-None item, or None."""
-    return next((item for item in items if item is not None), None)

@@ -347,7 +347,7 @@ async def handle_websocket(app: Flasgo, scope: dict[str, Any], receive: Any, sen
         endpoint = match[0].targets["GET"]
         plan = endpoint.plan
         try:
-            await plan.func(**plan.bind(websocket, websocket.path_params))  # type: ignore[arg-type]
+            await plan.func(**plan.bind(websocket, websocket.path_params))
         except WebSocketDisconnect:
             pass
         except Exception:
