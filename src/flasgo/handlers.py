@@ -262,7 +262,7 @@ def _make_binder(
     query_lists = tuple(p for p in params if p.source == "query_list")
 
     def bind(request: Request, path_values: dict[str, Any]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {name: request for name in request_names}
+        kwargs: dict[str, Any] = dict.fromkeys(request_names, request)
         errors: list[dict[str, Any]] = []
         for name, key in path_plain:
             kwargs[name] = path_values[key]
