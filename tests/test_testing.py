@@ -21,6 +21,7 @@ from flasgo.testing import (
     WebSocketDenied,
 )
 from flasgo.testing.asgi import ASGIApp, Receive, Scope, Send
+from flasgo.testing.portal import Portal
 
 # -- small apps -------------------------------------------------------------------------------
 
@@ -1001,3 +1002,136 @@ def test_websocket_handshake_timeout() -> None:
         TestClient(app, timeout=0.05).websocket_connect("/"),
     ):
         pass  # pragma: no cover
+
+
+# -- edge cases -------------------------------------------------------------------------------
+
+
+def test_header_values_outside_latin1_are_sent_as_utf8() -> None:
+    echoed = TestClient(echo_app).get("/", headers={"x-name": "名前"}).json()
+    assert header_values(echoed, "x-name") == ["名前"]
+
+
+def test_sending_after_the_disconnect_is_a_violation() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send_response(send)
+        await receive()
+        await send(BODY)
+
+    with pytest.raises(AssertionError, match="after the response was complete"):
+        TestClient(app).get("/")
+
+
+def test_a_swallowed_violation_keeps_failing_later_sends() -> None:
+    failures: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for message in ({**START, "status": "x"}, START):
+            try:
+                await send(message)
+            except AssertionError as exc:
+                failures.append(str(exc))
+
+    with pytest.raises(AssertionError, match="'status' must be an int"):
+        TestClient(app).get("/")
+    assert len(failures) == 2
+
+
+def test_stream_surfaces_an_app_error_before_the_response_starts() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ArithmeticError("early")
+
+    with pytest.raises(ArithmeticError, match="early"), TestClient(app).stream("GET", "/"):
+        pass  # pragma: no cover
+
+
+def test_exit_without_enter_does_nothing() -> None:
+    TestClient(echo_app).__exit__(None, None, None)
+
+
+def test_sync_call_from_the_apps_own_loop_is_refused() -> None:
+    client: TestClient
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"  # no lifespan support
+        client.get("/")  # blocking on the loop the app runs on could never finish
+
+    client = TestClient(app)
+    with client, pytest.raises(RuntimeError, match="own loop"):
+        client.get("/")
+
+
+def test_portal_guards_its_lifecycle() -> None:
+    portal = Portal()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = portal.loop
+    portal.stop()  # stopping a portal that never started is fine
+    portal.start()
+    try:
+        with pytest.raises(RuntimeError, match="already running"):
+            portal.start()
+
+        async def call_back_into_the_portal() -> None:
+            with pytest.raises(RuntimeError, match="own loop"):
+                portal.call(asyncio.sleep(0))
+
+        portal.call(call_back_into_the_portal())
+    finally:
+        portal.stop()
+
+
+def test_websocket_violation_found_while_closing() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()
+        await send({"type": "websocket.send"})
+
+    def send_and_leave() -> None:
+        with TestClient(app).websocket_connect("/") as websocket:
+            websocket.send_text("x")
+
+    with pytest.raises(AssertionError, match="exactly one"):
+        send_and_leave()
+
+
+def test_async_websocket_receive_json() -> None:
+    async def main() -> Any:
+        async with TestClient(ws_echo_app).awebsocket_connect("/") as websocket:
+            await websocket.send_text("scope")
+            return await websocket.receive_json()
+
+    assert asyncio.run(main())["path"] == "/"
+
+
+def test_violation_after_the_body_was_read_is_reported_on_close() -> None:
+    async def main() -> None:
+        proceed = asyncio.Event()
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await receive()
+            await send_response(send)
+            await proceed.wait()
+            await send(BODY)
+
+        async def read_then_leave() -> None:
+            async with TestClient(app).astream("GET", "/") as response:
+                assert await response.read() == b""
+                proceed.set()
+
+        with pytest.raises(AssertionError, match="after the response was complete"):
+            await read_then_leave()
+
+    asyncio.run(main())
+
+
+def test_websocket_swallowed_violation_keeps_failing() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        for message in ({"type": "websocket.send"}, ACCEPT):
+            with contextlib.suppress(AssertionError):
+                await send(message)
+
+    with pytest.raises(AssertionError, match=r"before websocket\.accept"):
+        connect_and_receive_twice(TestClient(app))

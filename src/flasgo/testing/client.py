@@ -185,6 +185,11 @@ class TestClient:
                 "(await client.aget(...), client.astream(...), client.awebsocket_connect(...))"
             )
         if self._portal is not None:
+            if self._portal.is_current_thread():
+                raise RuntimeError(
+                    "a synchronous TestClient call cannot run on the client's own loop "
+                    "(the app called the client); await the async methods instead"
+                )
             yield self._portal.call
             return
         portal = Portal()

@@ -27,7 +27,7 @@ T = TypeVar("T")
 DEFAULT_RECEIVE_TIMEOUT = 5.0
 
 
-class WebSocketDenied(FlasgoError):  # noqa: N818 - the name the test-client API promises
+class WebSocketDenied(FlasgoError):
     """The app refused the handshake: closed before accepting (403) or sent an HTTP response.
 
     Attributes:
@@ -43,7 +43,7 @@ class WebSocketDenied(FlasgoError):  # noqa: N818 - the name the test-client API
         self.body = body
 
 
-class WebSocketClosed(FlasgoError):  # noqa: N818 - the name the test-client API promises
+class WebSocketClosed(FlasgoError):
     """The app closed the websocket (or returned) while the test expected a message.
 
     Attributes:
