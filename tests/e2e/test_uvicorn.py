@@ -1,0 +1,180 @@
+"""End to end: `flasgo run` and `app.run()` under uvicorn on a loopback port, over real TCP."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 15.0
+SHUTDOWN_SECONDS = 15.0
+# Variables the CLI or the settings read; the server must not inherit the test run's values.
+INHERITED = ("FLASGO_", "WEB_CONCURRENCY", "PORT")
+
+SLOW_APP = """
+import time
+from flasgo import Flasgo
+
+app = Flasgo()
+
+@app.get("/slow")
+def slow():
+    time.sleep(0.2)
+    return {"slept": True}
+"""
+
+SCRIPT_APP = """
+import sys
+from flasgo import Flasgo
+
+app = Flasgo()
+
+@app.get("/")
+def home():
+    return "served by app.run()"
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail(f"server did not listen on {port} within {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
+@contextmanager
+def running(
+    args: Sequence[str],
+    port: int,
+    log: Path,
+    cwd: Path = ROOT,
+    stop: signal.Signals = signal.SIGINT,
+    expected_returncode: int = 0,
+) -> Iterator[None]:
+    """Start the server, wait for its port, and always stop it; it must shut down cleanly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED)}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, *args], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_listening(process, port, log)
+        yield
+    finally:
+        process.send_signal(stop)
+        try:
+            returncode = process.wait(timeout=SHUTDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"server ignored {stop.name}:\n{log.read_text()}")
+    assert returncode == expected_returncode, log.read_text()
+    assert "Application shutdown complete" in log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def fetch(port: int, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_flasgo_run_serves_the_example_app(tmp_path: Path) -> None:
+    port = free_port()
+    args = ["-m", "flasgo", "run", "examples/app.py", "--port", str(port)]
+
+    with running(args, port, tmp_path / "server.log"):
+        status, headers, body = fetch(port, "GET", "/")
+        assert status == 200
+        assert headers["content-type"].startswith("application/json")
+        assert json.loads(body) == {"framework": "flasgo", "status": "ok"}
+        assert "server" not in headers
+        assert "date" in headers
+
+        status, headers, body = fetch(port, "GET", "/inspect")
+        assert status == 200
+        assert json.loads(body) == {"method": "GET", "path": "/inspect"}
+
+        status, _, body = fetch(port, "POST", "/notes/?note_id=7")
+        assert status == 200
+        assert json.loads(body) == {"updated": 7}
+
+        status, _, _ = fetch(port, "GET", "/does-not-exist")
+        assert status == 404
+
+
+def test_sync_handlers_run_in_threads_concurrently(tmp_path: Path) -> None:
+    (tmp_path / "slow_app.py").write_text(textwrap.dedent(SLOW_APP), encoding="utf-8")
+    port = free_port()
+    args = ["-m", "flasgo", "run", str(tmp_path / "slow_app.py"), "--port", str(port)]
+
+    with running(args, port, tmp_path / "server.log"):
+        assert fetch(port, "GET", "/slow")[0] == 200  # warm up: first request compiles the app
+        with ThreadPoolExecutor(5) as pool:
+            started = time.perf_counter()
+            statuses = list(pool.map(lambda _: fetch(port, "GET", "/slow")[0], range(5)))
+            elapsed = time.perf_counter() - started
+
+    assert statuses == [200] * 5
+    # Five 0.2 s sleeps take 1 s one after another; in threads they overlap.
+    assert elapsed < 0.8
+
+
+def test_app_run_in_a_script(tmp_path: Path) -> None:
+    (tmp_path / "script_app.py").write_text(textwrap.dedent(SCRIPT_APP), encoding="utf-8")
+    port = free_port()
+
+    with running(["script_app.py", str(port)], port, tmp_path / "server.log", cwd=tmp_path):
+        status, _, body = fetch(port, "GET", "/")
+
+    assert status == 200
+    assert body == b"served by app.run()"
+
+
+def test_sigterm_shuts_down_gracefully(tmp_path: Path) -> None:
+    port = free_port()
+    args = ["-m", "flasgo", "run", "examples/app.py", "--port", str(port)]
+    # NOTE: uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status tells a
+    # supervisor the process ended on the signal it sent.
+    with running(
+        args,
+        port,
+        tmp_path / "server.log",
+        stop=signal.SIGTERM,
+        expected_returncode=-signal.SIGTERM,
+    ):
+        assert fetch(port, "GET", "/")[0] == 200
