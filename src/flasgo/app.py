@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import request_var
 from flasgo.exceptions import (
@@ -125,7 +127,7 @@ class Flasgo(Scaffold):
             "", compile_handler(_no_handler, {}), (self,), RouteRecord("", (), _no_handler, "")
         )
         self._base_headers: list[tuple[bytes, bytes]] = []
-        self._base_names: frozenset[bytes] = frozenset()
+        self._base_names: frozenset[str] = frozenset()
         self._text_headers: list[tuple[bytes, bytes]] = []
         self._json_headers: list[tuple[bytes, bytes]] = []
 
@@ -348,7 +350,7 @@ class Flasgo(Scaffold):
         if settings.ENFORCE_NO_STORE_CACHE:
             base.extend(_NO_STORE)
         self._base_headers = base
-        self._base_names = frozenset(name for name, _ in base)
+        self._base_names = frozenset(name.decode("latin-1") for name, _ in base)
         self._text_headers = [*base, (b"content-type", TEXT.encode())]
         self._json_headers = [*base, (b"content-type", JSON.encode())]
 
@@ -446,7 +448,7 @@ class Flasgo(Scaffold):
             if kind is str:
                 body = result.encode("utf-8", "replace")
                 headers = self._text_headers
-            elif kind is dict or kind is list:
+            elif kind is dict or kind is list or isinstance(result, msgspec.Struct):
                 body = encode_json(result)
                 headers = self._json_headers
             else:
@@ -588,11 +590,13 @@ class Flasgo(Scaffold):
             error_log.exception("response-prepare-failed")
             response = self._internal_error(RuntimeError("invalid response headers"))
             raw = response.raw_headers()
-        own = {name for name, _ in raw}
         base = self._base_headers
         if response.allow_public_cache:
             base = [item for item in base if item not in _NO_STORE]
-        if own & self._base_names:
+        # PERF: the response's own names are checked against the prebuilt block in C;
+        # only a response that overrides a default header pays for filtering.
+        if not self._base_names.isdisjoint(response.headers.names()):
+            own = {name for name, _ in raw}
             base = [item for item in base if item[0] not in own]
         await send(
             {

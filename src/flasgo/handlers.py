@@ -20,6 +20,7 @@ from flasgo.concurrency import is_async_callable
 from flasgo.exceptions import ConfigurationError, UnprocessableEntity
 
 if TYPE_CHECKING:
+    from flasgo.datastructures import MultiDict
     from flasgo.request import Request
 
 __all__ = ["HandlerPlan", "RequestValidationError", "compile_handler"]
@@ -272,21 +273,7 @@ def _make_binder(
             except ValueError as exc:
                 errors.append(_issue(["path", p.key], p.code, str(exc) or "invalid value"))
         if query_scalars:
-            args = request.args
-            for name, key, coerce, default, code in query_scalars:
-                raw = args.get(key)
-                if raw is None:
-                    if default is _MISSING:
-                        errors.append(_issue(["query", key], "missing", "Field required"))
-                    else:
-                        kwargs[name] = default
-                elif coerce is None:
-                    kwargs[name] = raw
-                else:
-                    try:
-                        kwargs[name] = coerce(raw)
-                    except ValueError as exc:
-                        errors.append(_issue(["query", key], code, str(exc) or "invalid value"))
+            _bind_query_scalars(request.args, query_scalars, kwargs, errors)
         for p in query_lists:
             raw_values = request.args.getlist(p.key)
             if not raw_values:
@@ -301,6 +288,28 @@ def _make_binder(
         return kwargs
 
     return bind
+
+
+def _bind_query_scalars(
+    args: MultiDict,
+    specs: tuple[tuple[str, str, Coercer | None, Any, str], ...],
+    kwargs: dict[str, Any],
+    errors: list[dict[str, Any]],
+) -> None:
+    for name, key, coerce, default, code in specs:
+        raw = args.get(key)
+        if raw is None:
+            if default is _MISSING:
+                errors.append(_issue(["query", key], "missing", "Field required"))
+            else:
+                kwargs[name] = default
+        elif coerce is None:
+            kwargs[name] = raw
+        else:
+            try:
+                kwargs[name] = coerce(raw)
+            except ValueError as exc:
+                errors.append(_issue(["query", key], code, str(exc) or "invalid value"))
 
 
 def _fill_default(

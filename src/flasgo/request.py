@@ -284,21 +284,33 @@ class Request:
 
     async def _read_body(self) -> bytes:
         limit = self._start_reading()
+        # PERF: one loop timer that cancels this task, instead of asyncio.timeout()'s
+        # Python-level machinery; most bodies are already buffered by the server.
+        task = asyncio.current_task()
+        assert task is not None
+        expired: list[bool] = []
+        timer = asyncio.get_running_loop().call_later(
+            self.app.settings.REQUEST_READ_TIMEOUT_SECONDS, _expire, task, expired
+        )
         chunks: list[bytes] = []
         received = 0
         more = True
         try:
-            async with asyncio.timeout(self.app.settings.REQUEST_READ_TIMEOUT_SECONDS):
-                while more:
-                    chunk, more = await self._receive_chunk()
-                    if chunk:
-                        # SECURITY: count bytes actually received, not the declared length.
-                        received += len(chunk)
-                        if received > limit:
-                            raise _too_large(limit)
-                        chunks.append(chunk)
-        except TimeoutError:
+            while more:
+                chunk, more = await self._receive_chunk()
+                if chunk:
+                    # SECURITY: count bytes actually received, not the declared length.
+                    received += len(chunk)
+                    if received > limit:
+                        raise _too_large(limit)
+                    chunks.append(chunk)
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            task.uncancel()
             raise RequestTimeout("Request body was not received in time.") from None
+        finally:
+            timer.cancel()
         # PERF: the common case is one http.request message holding the whole body.
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -379,6 +391,11 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
+
+
+def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
+    expired.append(True)
+    task.cancel()
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

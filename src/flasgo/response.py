@@ -15,6 +15,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    KeysView,
     Mapping,
     MutableMapping,
 )
@@ -110,6 +111,10 @@ class ResponseHeaders(MutableMapping[str, str]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._store
+
+    def names(self) -> KeysView[str]:
+        """The lower-case header names (a live view, one entry per name)."""
+        return self._store.keys()
 
     def add(self, name: str, value: str) -> None:
         """Append a header, keeping earlier values of the same name (e.g. ``Link``)."""
