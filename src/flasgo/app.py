@@ -20,6 +20,7 @@ import msgspec
 
 from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import request_var
+from flasgo.deadlines import ReadDeadlines
 from flasgo.exceptions import (
     ConfigurationError,
     HTTPException,
@@ -114,6 +115,7 @@ class Flasgo(Scaffold):
         self.settings: Settings = Settings.load(settings)
         self.state = SimpleNamespace()
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
+        self.read_deadlines = ReadDeadlines()
         self._router: Router[Endpoint] = Router()
         self._ws_router: Router[Endpoint] = Router(auto_head=False, auto_options=False)
         self._endpoints: list[Endpoint] = []

@@ -224,7 +224,12 @@ class Request:
     # -- the body ----------------------------------------------------------------------------
 
     def _declared_length(self) -> int | None:
-        value = self.headers.get("content-length")
+        # PERF: a direct scan; the Headers index is only built if the handler asks for it.
+        value = None
+        for name, raw in self.scope["headers"]:
+            if name == b"content-length":
+                value = raw.decode("latin-1")
+                break
         if value is None:
             return None
         # SECURITY: int() accepts " 12", "1_0", "+5" and non-ASCII digits; HTTP does not.
@@ -284,14 +289,10 @@ class Request:
 
     async def _read_body(self) -> bytes:
         limit = self._start_reading()
-        # PERF: one loop timer that cancels this task, instead of asyncio.timeout()'s
-        # Python-level machinery; most bodies are already buffered by the server.
         task = asyncio.current_task()
         assert task is not None
-        expired: list[bool] = []
-        timer = asyncio.get_running_loop().call_later(
-            self.app.settings.REQUEST_READ_TIMEOUT_SECONDS, _expire, task, expired
-        )
+        deadlines = self.app.read_deadlines
+        sweeper = deadlines.start(task, self.app.settings.REQUEST_READ_TIMEOUT_SECONDS)
         chunks: list[bytes] = []
         received = 0
         more = True
@@ -305,12 +306,15 @@ class Request:
                         raise _too_large(limit)
                     chunks.append(chunk)
         except asyncio.CancelledError:
-            if not expired:
+            if not deadlines.finish(sweeper, task):
                 raise
             task.uncancel()
             raise RequestTimeout("Request body was not received in time.") from None
-        finally:
-            timer.cancel()
+        except BaseException:
+            deadlines.finish(sweeper, task)
+            raise
+        # NOTE: no await since the last receive, so the sweeper cannot have fired meanwhile.
+        deadlines.finish(sweeper, task)
         # PERF: the common case is one http.request message holding the whole body.
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -391,11 +395,6 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
-
-
-def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
-    expired.append(True)
-    task.cancel()
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
