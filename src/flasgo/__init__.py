@@ -3,6 +3,8 @@
 The public API is re-exported here; everything else is internal.
 """
 
+from typing import TYPE_CHECKING
+
 from flasgo.app import Flasgo, RouteInfo
 from flasgo.blueprints import Blueprint
 from flasgo.context import current_app, g, request
@@ -45,7 +47,30 @@ from flasgo.settings import Settings
 from flasgo.url import url_for
 from flasgo.websocket import WebSocket, WebSocketDisconnect
 
+if TYPE_CHECKING:
+    from flasgo.testing import TestClient, TestResponse, WebSocketClosed, WebSocketDenied
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "TestClient": "flasgo.testing",
+    "TestResponse": "flasgo.testing",
+    "WebSocketClosed": "flasgo.testing",
+    "WebSocketDenied": "flasgo.testing",
+}
+
+
+def __getattr__(name: str) -> object:
+    # PERF: the test client is only imported when a test asks for it.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flasgo' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BadRequest",
@@ -77,11 +102,15 @@ __all__ = [
     "Settings",
     "SetupFrozenError",
     "StreamingResponse",
+    "TestClient",
+    "TestResponse",
     "TooManyRequests",
     "URITooLong",
     "UnprocessableEntity",
     "UnsupportedMediaType",
     "WebSocket",
+    "WebSocketClosed",
+    "WebSocketDenied",
     "WebSocketDisconnect",
     "__version__",
     "abort",
