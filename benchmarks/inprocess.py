@@ -6,6 +6,7 @@ import asyncio
 import gc
 import importlib
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,8 +38,14 @@ class InProcessResult:
 
 
 def load_app(name: str) -> ASGIApp:
-    """Import `benchmarks.apps.<name>` and return its `app`."""
-    module = importlib.import_module(f"benchmarks.apps.{name}")
+    """Return a fresh `app` from `benchmarks.apps.<name>` (re-executing an imported module).
+
+    Fresh, because an app object must not go through lifespan startup twice (BlackSheep, for
+    one, wraps its handlers again on a second start and then fails every request).
+    """
+    qualified = f"benchmarks.apps.{name}"
+    module = sys.modules.get(qualified)
+    module = importlib.reload(module) if module else importlib.import_module(qualified)
     app: ASGIApp = module.app
     return app
 

@@ -12,6 +12,7 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -24,7 +25,14 @@ from benchmarks.asgi import Lifespan
 from benchmarks.callcount import CallProfile, profile_endpoint
 from benchmarks.endpoints import ENDPOINTS, Endpoint
 from benchmarks.importtime import IMPORTS, measure_imports
-from benchmarks.inprocess import InProcessResult, Timing, load_app, run_inprocess, run_on_uvloop
+from benchmarks.inprocess import (
+    InProcessResult,
+    Timing,
+    check,
+    load_app,
+    run_inprocess,
+    run_on_uvloop,
+)
 from benchmarks.loopback import LoopbackResult, WrkConfig, run_loopback
 from benchmarks.route_scaling import run_route_scaling
 from benchmarks.security_probe import probe_security
@@ -130,6 +138,9 @@ def profile_frameworks(
         try:
             for endpoint in endpoints:
                 try:
+                    if await check(app, endpoint, lifespan.state) is not None:
+                        row[endpoint.name] = "FAIL"
+                        continue
                     row[endpoint.name] = await profile_endpoint(app, endpoint, lifespan.state)
                 except Exception as exc:
                     row[endpoint.name] = f"{type(exc).__name__}"
@@ -298,9 +309,10 @@ def build_report(
             "",
             (
                 f"`wrk -t1 -c{args.connections} -d{args.duration}s --latency`, {pin}, "
-                f"{args.warmup} s warm-up per endpoint, median of {args.rounds} round(s) "
-                "(rounds interleaved across frameworks). echo is a POST through a wrk Lua script; "
-                "route49_var cycles 4096 ids through a Lua `request()`."
+                f"{args.warmup} s warm-up per endpoint, best of {args.rounds} round(s) (rounds "
+                "interleaved across frameworks, order reversed every other round; p99 from the "
+                "best round). echo is a POST through a wrk Lua script; route49_var cycles 4096 "
+                "ids through a Lua `request()`."
             ),
             "",
             report.value_table(loop.rps, columns, report.fmt_rps),
@@ -362,8 +374,17 @@ def build_report(
     return "\n".join(out)
 
 
+def _interrupt_on_sigterm() -> None:
+    # NOTE: SIGTERM unwinds like Ctrl-C, so the uvicorn servers we started are stopped too.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    _interrupt_on_sigterm()
     frameworks = _select(args.only, FRAMEWORKS, "frameworks")
     columns = _select(args.endpoints, [e.name for e in ENDPOINTS], "endpoints")
     endpoints = [e for e in ENDPOINTS if e.name in columns]

@@ -3,11 +3,13 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
-from blacksheep import Application, FromJSON, Response, json, text
+from blacksheep import Application, FromJSON, Response, Router, json, text
 
 from benchmarks.endpoints import HELLO, ROUTE_COUNT
 
-app = Application()
+# NOTE: an own Router, not the module-level default one, so that each import of this module
+# (the harness builds fresh apps) gets a fresh route table.
+app = Application(router=Router())
 get = app.router.get
 post = app.router.post
 
