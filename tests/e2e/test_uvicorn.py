@@ -178,3 +178,24 @@ def test_sigterm_shuts_down_gracefully(tmp_path: Path) -> None:
         expected_returncode=-signal.SIGTERM,
     ):
         assert fetch(port, "GET", "/")[0] == 200
+
+
+def test_reload_serves_the_edited_code(tmp_path: Path) -> None:
+    source = tmp_path / "reload_app.py"
+    source.write_text(textwrap.dedent(SCRIPT_APP), encoding="utf-8")
+    port = free_port()
+    args = ["-m", "flasgo", "run", "reload_app.py", "--port", str(port), "--reload"]
+
+    with running(args, port, tmp_path / "server.log", cwd=tmp_path):
+        assert fetch(port, "GET", "/")[2] == b"served by app.run()"
+        source.write_text(source.read_text().replace("by app.run()", "after an edit"))
+        deadline = time.monotonic() + STARTUP_SECONDS
+        body = b""
+        while time.monotonic() < deadline and body != b"served after an edit":
+            time.sleep(0.1)
+            try:
+                body = fetch(port, "GET", "/")[2]
+            except OSError:
+                continue  # the worker is restarting
+
+    assert body == b"served after an edit"
