@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -10,16 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flasgo.datastructures import Headers, MultiDict
-
-
-def _best_time(function: Callable[[], object], repeats: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.thread_time()
-        function()
-        best = min(best, time.thread_time() - start)
-    return best
-
+from tests.linear import linear_ratio
 
 # -- MultiDict ---------------------------------------------------------------------------------
 
@@ -156,9 +146,7 @@ def test_multidict_construction_is_linear() -> None:
         return lambda: MultiDict(pairs).getlist("k1")
 
     n = 100_000
-    small = _best_time(build(n))
-    large = _best_time(build(2 * n))
-    assert large / small <= 2.5
+    assert linear_ratio(build(n), build(2 * n)) <= 2.5
 
 
 # -- Headers -----------------------------------------------------------------------------------
@@ -274,9 +262,7 @@ def test_headers_index_build_is_linear() -> None:
         return lambda: Headers(raw).getlist("x-dup")
 
     n = 100_000
-    small = _best_time(build(n))
-    large = _best_time(build(2 * n))
-    assert large / small <= 2.5
+    assert linear_ratio(build(n), build(2 * n)) <= 2.5
 
 
 @given(st.lists(st.tuples(st.binary(max_size=8), st.binary(max_size=8)), max_size=20))

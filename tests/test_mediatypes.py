@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -11,15 +10,7 @@ from hypothesis import strategies as st
 
 from flasgo.exceptions import BadRequest
 from flasgo.mediatypes import is_json_media_type, parse_options_header
-
-
-def _best_time(function: Callable[[], object], repeats: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.thread_time()
-        function()
-        best = min(best, time.thread_time() - start)
-    return best
+from tests.linear import linear_ratio
 
 
 def _parse(value: str) -> tuple[str, dict[str, str]]:
@@ -109,9 +100,7 @@ def test_semicolons_in_quotes_security_case_b3() -> None:
 def test_parse_is_linear(make: Callable[[int], str], n: int) -> None:
     small_value = make(n)
     large_value = make(2 * n)
-    small = _best_time(lambda: _parse(small_value))
-    large = _best_time(lambda: _parse(large_value))
-    assert large / small <= 2.5
+    assert linear_ratio(lambda: _parse(small_value), lambda: _parse(large_value)) <= 2.5
 
 
 @given(st.text(max_size=300))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 
 import pytest
@@ -12,15 +11,7 @@ from hypothesis import strategies as st
 
 from flasgo.exceptions import BadRequest, PayloadTooLarge
 from flasgo.querystring import encode_query, parse_query_string, parse_urlencoded_form
-
-
-def _best_time(function: Callable[[], object], repeats: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.thread_time()
-        function()
-        best = min(best, time.thread_time() - start)
-    return best
+from tests.linear import linear_ratio
 
 
 def _pairs(qs: bytes | str, max_fields: int = 1000) -> list[tuple[str, str]]:
@@ -143,9 +134,7 @@ def test_query_parse_is_linear() -> None:
         return lambda: parse_query_string(data, max_fields=10**9)
 
     n = 10_000
-    small = _best_time(run(n))
-    large = _best_time(run(2 * n))
-    assert large / small <= 2.5
+    assert linear_ratio(run(n), run(2 * n)) <= 2.5
 
 
 def test_query_escape_flood_is_linear() -> None:
@@ -154,9 +143,7 @@ def test_query_escape_flood_is_linear() -> None:
         return lambda: parse_query_string(data, max_fields=10)
 
     n = 10_000
-    small = _best_time(run(n))
-    large = _best_time(run(2 * n))
-    assert large / small <= 2.5
+    assert linear_ratio(run(n), run(2 * n)) <= 2.5
 
 
 # -- parse_urlencoded_form ---------------------------------------------------------------------
@@ -226,9 +213,7 @@ def test_form_parse_is_linear() -> None:
         return lambda: parse_urlencoded_form(data, max_fields=10**9)
 
     n = 10_000
-    small = _best_time(run(n))
-    large = _best_time(run(2 * n))
-    assert large / small <= 2.5
+    assert linear_ratio(run(n), run(2 * n)) <= 2.5
 
 
 # -- encode_query ------------------------------------------------------------------------------

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import itertools
-import time
 import uuid
+from collections.abc import Callable
 from typing import ClassVar
 from urllib.parse import unquote
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from flasgo.exceptions import FlasgoError, RoutingError
 from flasgo.routing import BuildError, Converter, Router, RuleEntry
+from tests.linear import linear_ratio
 
 
 class HexConverter(Converter):
@@ -422,20 +422,10 @@ def test_arbitrary_text_never_raises(path: str) -> None:
 
 
 def _ratio(router: Router[str], small: str, large: str) -> float:
-    # NOTE: CPU time of this thread, the two sizes in alternation, the collector paused:
-    # other processes and the collector's pauses must not count against the matcher.
-    best = {small: float("inf"), large: float("inf")}
-    gc.disable()
-    try:
-        for _ in range(11):
-            for path in (small, large):
-                start = time.thread_time()
-                for _ in range(3):
-                    router.match(path)
-                best[path] = min(best[path], time.thread_time() - start)
-    finally:
-        gc.enable()
-    return best[large] / best[small]
+    def run(path: str) -> Callable[[], object]:
+        return lambda: [router.match(path) for _ in range(3)]
+
+    return linear_ratio(run(small), run(large), repeats=11)
 
 
 @pytest.mark.parametrize(

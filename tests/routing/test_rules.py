@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import gc
-import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from flasgo.exceptions import ConfigurationError, RoutingError
 from flasgo.routing.rules import ParsedRule, Placeholder, parse_rule
+from tests.linear import linear_ratio
 
 
 def test_static_rule() -> None:
@@ -125,20 +125,14 @@ def test_parser_only_raises_routing_error_on_rule_like_text(text: str) -> None:
 
 
 def _ratio(small: str, large: str) -> float:
-    # NOTE: CPU time of this thread, the two sizes in alternation, the collector paused:
-    # other processes and the collector's pauses must not count against the parser.
-    best = {small: float("inf"), large: float("inf")}
-    gc.disable()
-    try:
-        for _ in range(11):
-            for rule in (small, large):
-                start = time.thread_time()
-                with contextlib.suppress(RoutingError):
-                    parse_rule(rule)
-                best[rule] = min(best[rule], time.thread_time() - start)
-    finally:
-        gc.enable()
-    return best[large] / best[small]
+    def run(rule: str) -> Callable[[], object]:
+        def parse() -> None:
+            with contextlib.suppress(RoutingError):
+                parse_rule(rule)
+
+        return parse
+
+    return linear_ratio(run(small), run(large), repeats=11)
 
 
 @pytest.mark.parametrize("unit", ["a/", "<a", "<x>-", "a>", "<int:v>.", "<int:v>.x/"])
