@@ -47,6 +47,10 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 Hook = Callable[..., Awaitable[Any]]
 
 error_log = logging.getLogger("flasgo.error")
+request_log = logging.getLogger("flasgo.request")
+
+# Bad input worth a log line (404/405 are ordinary traffic and are not logged).
+_LOGGED_CLIENT_ERRORS = frozenset({400, 408, 411, 413, 414, 415, 422, 429, 431})
 
 _NOT_FOUND = "No route matches {path!r}. Check the URL or register a handler for this path."
 _NO_STORE = (
@@ -564,6 +568,15 @@ class Flasgo(Scaffold):
         if isinstance(exc, HTTPException):
             body, content_type = exc.render()
             status = exc.status_code
+            if status in _LOGGED_CLIENT_ERRORS:
+                # NOTE: %r keeps CR/LF and other control characters out of the log line.
+                request_log.info(
+                    "client-error status=%d method=%r path=%r detail=%r",
+                    status,
+                    request.method,
+                    request.path[:200],
+                    exc.detail[:200],
+                )
             response = Response(body, status, exc.headers, content_type)
             if "content-type" not in exc.headers and status in (204, 304):
                 response.headers.pop("content-type", None)
