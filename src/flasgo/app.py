@@ -77,21 +77,31 @@ class Endpoint:
         "after",
         "before",
         "error_handlers",
+        "methods",
         "name",
         "plan",
         "record",
+        "rule",
         "scopes",
         "simple",
         "teardown",
     )
 
     def __init__(
-        self, name: str, plan: HandlerPlan, scopes: tuple[Scaffold, ...], record: RouteRecord
+        self,
+        name: str,
+        plan: HandlerPlan,
+        scopes: tuple[Scaffold, ...],
+        record: RouteRecord,
+        rule: str = "",
+        methods: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.plan = plan
         self.scopes = scopes
         self.record = record
+        self.rule = rule
+        self.methods = methods
         self.before: tuple[Hook, ...] = ()
         self.after: tuple[Hook, ...] = ()
         self.teardown: tuple[Hook, ...] = ()
@@ -126,6 +136,8 @@ class Flasgo(Scaffold):
         self._blueprint_names: set[str] = set()
         self._middleware: list[tuple[Callable[..., ASGIApp], tuple[Any, ...], dict[str, Any]]] = []
         self._lifespan = Lifespan(self)
+        # Features that register their own routes once settings are final (e.g. API docs).
+        self._installers: list[Callable[[Flasgo], None]] = []
         self._frozen = False
         self._entry: ASGIApp | None = None
         self._direct = False
@@ -167,7 +179,7 @@ class Flasgo(Scaffold):
             typed = {p.name: p.converter not in text_converters for p in placeholders}
             plan = compile_handler(record.func, typed)
             router, methods = self._router, record.methods
-        endpoint = Endpoint(name, plan, scopes, record)
+        endpoint = Endpoint(name, plan, scopes, record, rule, methods)
         router.add(rule, methods, endpoint, name=name)
         self._endpoints.append(endpoint)
 
@@ -336,6 +348,8 @@ class Flasgo(Scaffold):
     def _freeze(self) -> ASGIApp:
         if self._entry is not None:
             return self._entry
+        for install in self._installers:
+            install(self)
         self._frozen = True
         self._build_header_blocks()
         for endpoint in [*self._endpoints, self._fallback]:
