@@ -14,7 +14,7 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from flasgo.concurrency import is_async_callable
 from flasgo.exceptions import ConfigurationError, UnprocessableEntity
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from flasgo.datastructures import MultiDict
     from flasgo.request import Request
 
-__all__ = ["HandlerPlan", "RequestValidationError", "compile_handler"]
+__all__ = ["BodyInfo", "HandlerPlan", "ParamInfo", "RequestValidationError", "compile_handler"]
 
 _MISSING: Any = inspect.Parameter.empty
 _TRUE = frozenset({"true", "1", "on", "yes"})
@@ -128,6 +128,45 @@ class _Param:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamInfo:
+    """One parameter read from the request line or headers (metadata for OpenAPI).
+
+    Attributes:
+        name: The Python parameter name.
+        location: Where the value comes from.
+        alias: The name on the wire (query key, header name, cookie name, placeholder).
+        annotation: The declared type with ``Annotated``/``Optional`` stripped to the value type.
+        required: Whether a request without it is rejected.
+        default: The default value (``inspect.Parameter.empty`` when required).
+        description: The marker's description, if any.
+    """
+
+    name: str
+    location: Literal["path", "query", "header", "cookie"]
+    alias: str
+    annotation: Any
+    required: bool
+    default: Any
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BodyInfo:
+    """The request body a handler reads (metadata for OpenAPI).
+
+    Attributes:
+        annotation: The type the body is validated into.
+        media_type: ``application/json``, ``application/x-www-form-urlencoded`` or
+            ``multipart/form-data``.
+        required: Whether an empty body is rejected.
+    """
+
+    annotation: Any
+    media_type: str
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
 class HandlerPlan:
     """How to call one handler.
 
@@ -137,12 +176,21 @@ class HandlerPlan:
         passthrough: The path parameters are exactly the keyword arguments (the fast path).
         bind: Builds the keyword arguments from the connection (a `Request`, or a
             `WebSocket` for WebSocket handlers) and the path values.
+        params: Path, query, header and cookie parameters, including those of dependencies,
+            deduplicated.
+        body: The request body the handler reads, or None.
+        response_model: ``response_model=`` when given, else the return annotation, else None.
+        status_code: The route's declared status code, or None.
     """
 
     func: Callable[..., Any]
     is_async: bool
     passthrough: bool
     bind: Callable[[Any, dict[str, Any]], dict[str, Any]]
+    params: tuple[ParamInfo, ...] = ()
+    body: BodyInfo | None = None
+    response_model: Any = None
+    status_code: int | None = None
 
 
 def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
