@@ -13,6 +13,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -22,19 +23,25 @@ from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import request_var
 from flasgo.deadlines import ReadDeadlines
 from flasgo.exceptions import (
+    BadRequest,
     ConfigurationError,
     HTTPException,
     MethodNotAllowed,
     NotFound,
+    RequestHeaderFieldsTooLarge,
     SetupFrozenError,
+    URITooLong,
 )
 from flasgo.handlers import HandlerPlan, compile_handler
 from flasgo.jsonenc import encode_json
 from flasgo.lifespan import Lifespan
 from flasgo.request import Request
+from flasgo.request_id import RequestIds
 from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
 from flasgo.routing import Converter, Router, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
+from flasgo.security.events import log_security_event
+from flasgo.security.hosts import HostValidator
 from flasgo.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,6 +52,7 @@ __all__ = ["Flasgo", "RouteInfo"]
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 Hook = Callable[..., Awaitable[Any]]
+Block = list[tuple[bytes, bytes]]
 
 error_log = logging.getLogger("flasgo.error")
 request_log = logging.getLogger("flasgo.request")
@@ -52,6 +60,10 @@ request_log = logging.getLogger("flasgo.request")
 # Bad input worth a log line (404/405 are ordinary traffic and are not logged).
 _LOGGED_CLIENT_ERRORS = frozenset({400, 408, 411, 413, 414, 415, 422, 429, 431})
 
+_BAD_HOST = (
+    "Invalid Host header. Send a Host value in ALLOWED_HOSTS or update settings.ALLOWED_HOSTS."
+)
+_HEAD_TOO_LARGE = "Request headers exceed MAX_REQUEST_HEAD_BYTES."
 _NOT_FOUND = "No route matches {path!r}. Check the URL or register a handler for this path."
 _NO_STORE = (
     (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0"),
@@ -133,21 +145,28 @@ class Flasgo(Scaffold):
         self._router: Router[Endpoint] = Router()
         self._ws_router: Router[Endpoint] = Router(auto_head=False, auto_options=False)
         self._endpoints: list[Endpoint] = []
+        self._openapi: dict[str, Any] | None = None
         self._blueprint_names: set[str] = set()
         self._middleware: list[tuple[Callable[..., ASGIApp], tuple[Any, ...], dict[str, Any]]] = []
         self._lifespan = Lifespan(self)
         # Features that register their own routes once settings are final (e.g. API docs).
         self._installers: list[Callable[[Flasgo], None]] = []
+        if self.settings.ENABLE_DOCS:
+            self._installers.append(_install_docs)
         self._frozen = False
         self._entry: ASGIApp | None = None
         self._direct = False
         self._fallback = Endpoint(
             "", compile_handler(_no_handler, {}), (self,), RouteRecord("", (), _no_handler, "")
         )
-        self._base_headers: list[tuple[bytes, bytes]] = []
+        self._base_blocks: tuple[Block, Block] = ([], [])
         self._base_names: frozenset[str] = frozenset()
-        self._text_headers: list[tuple[bytes, bytes]] = []
-        self._json_headers: list[tuple[bytes, bytes]] = []
+        self._text_blocks: tuple[Block, Block] = ([], [])
+        self._json_blocks: tuple[Block, Block] = ([], [])
+        self._limits = (0, 0, 0)
+        self._host_validator: HostValidator | None = None
+        self._screening = False
+        self._request_ids = RequestIds()
 
     # -- registration --------------------------------------------------------------------------
 
@@ -272,6 +291,21 @@ class Flasgo(Scaffold):
         """The compiled endpoints, in registration order."""
         return iter(self._endpoints)
 
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the app's HTTP routes (see `flasgo.openapi`).
+
+        Built once the app has started serving (routes can no longer change) and cached from
+        then on; before that each call builds a fresh document. Treat the result as read-only.
+        """
+        if self._openapi is not None:
+            return self._openapi
+        from flasgo.openapi.schema import openapi_spec
+
+        document = openapi_spec(self)
+        if self._frozen:
+            self._openapi = document
+        return document
+
     def url_for(
         self,
         endpoint: str,
@@ -369,10 +403,30 @@ class Flasgo(Scaffold):
         ]
         if settings.ENFORCE_NO_STORE_CACHE:
             base.extend(_NO_STORE)
-        self._base_headers = base
-        self._base_names = frozenset(name.decode("latin-1") for name, _ in base)
-        self._text_headers = [*base, (b"content-type", TEXT.encode())]
-        self._json_headers = [*base, (b"content-type", JSON.encode())]
+        secure = list(base)
+        if settings.HSTS_SECONDS:
+            # HSTS only means something over HTTPS (RFC 6797 §7.2); preload is opt-in.
+            hsts = f"max-age={settings.HSTS_SECONDS}"
+            if settings.HSTS_INCLUDE_SUBDOMAINS:
+                hsts += "; includeSubDomains"
+            if settings.HSTS_PRELOAD:
+                hsts += "; preload"
+            secure.append((b"strict-transport-security", hsts.encode("latin-1")))
+        # Index 0 for plain HTTP, 1 for HTTPS: `blocks[scheme == "https"]`.
+        self._base_blocks = (base, secure)
+        self._base_names = frozenset(name.decode("latin-1") for name, _ in secure)
+        text, json = (b"content-type", TEXT.encode()), (b"content-type", JSON.encode())
+        self._text_blocks = ([*base, text], [*secure, text])
+        self._json_blocks = ([*base, json], [*secure, json])
+        self._limits = (
+            settings.MAX_REQUEST_HEADERS,
+            settings.MAX_REQUEST_HEAD_BYTES,
+            settings.MAX_URL_LENGTH,
+        )
+        self._host_validator = (
+            HostValidator(settings.ALLOWED_HOSTS) if settings.ENFORCE_ALLOWED_HOSTS else None
+        )
+        self._screening = True
 
     # -- ASGI ----------------------------------------------------------------------------------
 
@@ -400,6 +454,11 @@ class Flasgo(Scaffold):
             raise RuntimeError(f"Flasgo does not handle ASGI scope type {kind!r}.")
 
     async def _handle_http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self._screening:
+            refusal = self._screen(scope)
+            if refusal is not None:
+                await self._refuse(scope, receive, send, refusal)
+                return
         path: str = scope["path"]
         root = scope.get("root_path")
         if root and path.startswith(root):
@@ -433,9 +492,39 @@ class Flasgo(Scaffold):
             if endpoint.simple and preset is None:
                 await self._dispatch_simple(request, endpoint, params, send, method == "HEAD")
             else:
-                await self._dispatch(request, endpoint, params, send, method == "HEAD", preset)
+                await self._dispatch(request, endpoint, params, send, preset)
         finally:
             request_var.reset(token)
+
+    def _screen(self, scope: dict[str, Any]) -> tuple[HTTPException, str] | None:
+        """Checks that run before routing: head and URL limits, then the Host allowlist."""
+        headers = scope["headers"]
+        max_headers, max_head, max_url = self._limits
+        # PERF: sizes are measured with C-level joins, not a Python loop over the headers.
+        if len(headers) > max_headers or (
+            len(b"".join(chain.from_iterable(headers))) + 4 * len(headers) > max_head
+        ):
+            return RequestHeaderFieldsTooLarge(_HEAD_TOO_LARGE, {"connection": "close"}), (
+                "request-head-too-large"
+            )
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogatepass")
+        if len(raw_path) + len(scope.get("query_string", b"")) > max_url:
+            return URITooLong("Request URL exceeds MAX_URL_LENGTH."), "url-too-long"
+        validator = self._host_validator
+        if validator is not None:
+            hosts = [value for name, value in headers if name == b"host"]
+            if len(hosts) != 1 or not validator.is_allowed(hosts[0]):
+                return BadRequest(_BAD_HOST), "host-check-failed"
+        return None
+
+    async def _refuse(
+        self, scope: dict[str, Any], receive: Any, send: Any, refusal: tuple[HTTPException, str]
+    ) -> None:
+        exc, event = refusal
+        request = Request(scope, receive, self, {}, None, None)
+        log_security_event(event, request, status=exc.status_code)
+        body, content_type = exc.render()
+        await self._send(send, Response(body, exc.status_code, exc.headers, content_type), request)
 
     def _not_found(self, path: str, scope: dict[str, Any]) -> Response | HTTPException:
         if self.settings.REDIRECT_TRAILING_SLASH and path != "/":
@@ -467,25 +556,24 @@ class Flasgo(Scaffold):
             kind = type(result)
             if kind is str:
                 body = result.encode("utf-8", "replace")
-                headers = self._text_headers
+                blocks = self._text_blocks
             elif kind is dict or kind is list or isinstance(result, msgspec.Struct):
                 body = encode_json(result)
-                headers = self._json_headers
+                blocks = self._json_blocks
             else:
-                response = to_response(result)
-                await self._send(send, response, is_head)
+                await self._send(send, to_response(result), request)
                 return
         except Exception as exc:
             response = await self._handle_exception(request, endpoint, exc)
-            await self._send(send, response, is_head)
+            await self._send(send, response, request)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())],
-            }
-        )
+        headers = [
+            *blocks[request.scope.get("scheme") == "https"],
+            (b"content-length", str(len(body)).encode()),
+        ]
+        if request._request_id is not None:
+            headers.append((b"x-request-id", request._request_id.encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if is_head else body})
 
     async def _dispatch(
@@ -494,7 +582,6 @@ class Flasgo(Scaffold):
         endpoint: Endpoint,
         params: dict[str, Any],
         send: Any,
-        is_head: bool,
         preset: Response | HTTPException | None,
     ) -> None:
         error: BaseException | None = None
@@ -505,7 +592,7 @@ class Flasgo(Scaffold):
                 error = exc
                 response = await self._handle_exception(request, endpoint, exc)
                 response = await self._after(request, endpoint, response, from_error=True)
-            await self._send(send, response, is_head)
+            await self._send(send, response, request)
         finally:
             await self._teardown(endpoint, error)
 
@@ -612,14 +699,14 @@ class Flasgo(Scaffold):
             "Internal Server Error. Check the application logs for the original failure.", 500
         )
 
-    async def _send(self, send: Any, response: Response, is_head: bool) -> None:
+    async def _send(self, send: Any, response: Response, request: Request) -> None:
         try:
             raw = response.raw_headers()
         except (ValueError, UnicodeEncodeError):
             error_log.exception("response-prepare-failed")
             response = self._internal_error(RuntimeError("invalid response headers"))
             raw = response.raw_headers()
-        base = self._base_headers
+        base = self._base_blocks[request.scope.get("scheme") == "https"]
         if response.allow_public_cache:
             base = [item for item in base if item not in _NO_STORE]
         # PERF: the response's own names are checked against the prebuilt block in C;
@@ -627,20 +714,26 @@ class Flasgo(Scaffold):
         if not self._base_names.isdisjoint(response.headers.names()):
             own = {name for name, _ in raw}
             base = [item for item in base if item[0] not in own]
+        headers = [*base, *raw]
+        # Error responses always carry the request id (it is in the log line too).
+        if request._request_id is not None or response.status_code >= 400:
+            headers.append((b"x-request-id", request.request_id.encode()))
         await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": [*base, *raw],
-            }
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
-        await response.send_body(send, is_head=is_head)
+        await response.send_body(send, is_head=request.scope["method"] == "HEAD")
         if response.background is not None:
             await _call_maybe_sync(self, response.background)
 
 
 def _no_handler() -> None:  # pragma: no cover - the fallback endpoint always has a preset
     raise NotFound
+
+
+def _install_docs(app: Flasgo) -> None:
+    from flasgo.openapi.docs import install_docs
+
+    install_docs(app)
 
 
 def _join_rule(prefix: str, rule: str) -> str:

@@ -13,6 +13,7 @@ from flasgo.exceptions import BadRequest, PayloadTooLarge, RequestTimeout, Unsup
 from flasgo.jsonenc import decode_json
 from flasgo.mediatypes import is_json_media_type, parse_options_header
 from flasgo.querystring import parse_query_string, parse_urlencoded_form
+from flasgo.request_id import is_valid_request_id
 
 if TYPE_CHECKING:
     from flasgo.app import Flasgo
@@ -47,6 +48,7 @@ class Request:
         "_headers",
         "_json",
         "_receive",
+        "_request_id",
         "_stream_consumed",
         "app",
         "endpoint",
@@ -78,6 +80,7 @@ class Request:
         self._form: MultiDict | None = None
         self._g: AppGlobals | None = None
         self._stream_consumed = False
+        self._request_id: str | None = None
 
     # -- the request line -------------------------------------------------------------------
 
@@ -214,6 +217,21 @@ class Request:
         if g is None:
             g = self._g = AppGlobals()
         return g
+
+    @property
+    def request_id(self) -> str:
+        """This request's id (also sent as ``X-Request-ID`` and put on log lines)."""
+        request_id = self._request_id
+        if request_id is None:
+            incoming = None
+            if self.app.settings.TRUST_INCOMING_REQUEST_ID:
+                incoming = self.headers.get("x-request-id")
+            request_id = self._request_id = (
+                incoming
+                if incoming is not None and is_valid_request_id(incoming)
+                else self.app._request_ids.next()
+            )
+        return request_id
 
     @property
     def blueprint(self) -> str | None:

@@ -1,0 +1,110 @@
+"""Limits checked before routing (431, 414), HSTS on HTTPS only, request ids, event lines."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from flasgo import Flasgo, request
+from tests.asgi import call, http_scope
+
+
+def build(**settings: object) -> Flasgo:
+    app = Flasgo(settings=settings or None)
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    @app.get("/id")
+    def with_id() -> str:
+        return request.request_id
+
+    return app
+
+
+def test_too_many_headers_is_431_at_the_boundary() -> None:
+    app = build(MAX_REQUEST_HEADERS=10)
+    scope = http_scope("/", headers=[(b"x-h", b"v")] * 9)  # 9 + host = 10
+    assert call(app, scope).status == 200
+    scope = http_scope("/", headers=[(b"x-h", b"v")] * 10)
+    result = call(app, scope)
+    assert result.status == 431
+    assert result.header("connection") == "close"
+
+
+def test_head_bytes_limit_is_431_at_the_boundary() -> None:
+    app = build(MAX_REQUEST_HEAD_BYTES=200)
+    # host: localhost = 4 + 9 + 4 = 17 bytes; one more header fills the rest
+    ok = http_scope("/", headers=[(b"x-big", b"v" * (200 - 17 - 5 - 4))])
+    assert call(app, ok).status == 200
+    over = http_scope("/", headers=[(b"x-big", b"v" * (200 - 17 - 5 - 4 + 1))])
+    assert call(app, over).status == 431
+
+
+def test_url_length_limit_is_414_at_the_boundary() -> None:
+    app = build(MAX_URL_LENGTH=100)
+    assert call(app, http_scope("/", query_string=b"q=" + b"x" * 97)).status == 200
+    assert call(app, http_scope("/", query_string=b"q=" + b"x" * 98)).status == 414
+
+
+def test_hsts_only_on_https_and_preload_is_opt_in() -> None:
+    app = build()
+    plain = call(app, http_scope("/"))
+    assert plain.header("strict-transport-security") is None
+    scope = http_scope("/")
+    scope["scheme"] = "https"
+    secure = call(app, scope)
+    assert secure.header("strict-transport-security") == "max-age=63072000; includeSubDomains"
+    preload = build(HSTS_PRELOAD=True)
+    assert "preload" in (call(preload, dict(scope)).header("strict-transport-security") or "")
+    off = build(HSTS_SECONDS=0)
+    assert call(off, dict(scope)).header("strict-transport-security") is None
+
+
+def test_every_default_security_header_is_present() -> None:
+    result = call(build(), http_scope("/"))
+    assert result.header("x-content-type-options") == "nosniff"
+    assert result.header("x-frame-options") == "DENY"
+    assert result.header("referrer-policy") == "strict-origin-when-cross-origin"
+    assert result.header("x-xss-protection") == "0"
+    assert result.header("permissions-policy") == "camera=(), microphone=(), geolocation=()"
+    assert result.header("content-security-policy") == "default-src 'self'; frame-ancestors 'none'"
+    assert result.header("cross-origin-opener-policy") == "same-origin"
+    assert result.header("cache-control") == "no-store, no-cache, must-revalidate, max-age=0"
+
+
+def test_request_ids_are_sent_when_used_and_on_errors() -> None:
+    app = build()
+    ok = call(app, http_scope("/"))
+    assert ok.header("x-request-id") is None  # PERF: not generated when nobody asked
+    used = call(app, http_scope("/id"))
+    assert used.header("x-request-id") == used.body.decode()
+    missing = call(app, http_scope("/nope"))
+    assert missing.header("x-request-id")
+    assert missing.header("x-request-id") != used.header("x-request-id")
+
+
+def test_incoming_request_ids_are_trusted_only_when_configured() -> None:
+    scope = http_scope("/id", headers=[(b"x-request-id", b"abc-123")])
+    assert call(build(), scope).body != b"abc-123"
+    trusting = build(TRUST_INCOMING_REQUEST_ID=True)
+    assert call(trusting, scope).body == b"abc-123"
+    bad = http_scope("/id", headers=[(b"x-request-id", b"bad id\n")])
+    assert call(trusting, bad).body != b"bad id\n"
+
+
+def test_security_events_are_sanitised_and_can_be_disabled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scope = http_scope("/x\r\nforged=1")
+    scope["headers"] = [(b"host", b"evil.example")]
+    with caplog.at_level(logging.WARNING, logger="flasgo.security"):
+        call(build(), scope)
+        call(build(LOG_SECURITY_EVENTS=False), dict(scope))
+    lines = [r.getMessage() for r in caplog.records if r.name == "flasgo.security"]
+    assert len(lines) == 1
+    assert "\r" not in lines[0]
+    assert "\n" not in lines[0]
+    assert "route=/x\\x0d\\x0aforged=1" in lines[0]
