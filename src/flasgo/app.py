@@ -42,6 +42,7 @@ from flasgo.routing import Converter, Router, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
 from flasgo.security.events import log_security_event
 from flasgo.security.hosts import HostValidator
+from flasgo.security.proxy import ProxyResolver
 from flasgo.settings import Settings
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ class Flasgo(Scaffold):
         self._json_blocks: tuple[Block, Block] = ([], [])
         self._limits = (0, 0, 0)
         self._host_validator: HostValidator | None = None
+        self._proxy: ProxyResolver | None = None
         self._screening = False
         self._request_ids = RequestIds()
 
@@ -426,6 +428,7 @@ class Flasgo(Scaffold):
         self._host_validator = (
             HostValidator(settings.ALLOWED_HOSTS) if settings.ENFORCE_ALLOWED_HOSTS else None
         )
+        self._proxy = ProxyResolver(settings.TRUSTED_PROXIES) if settings.TRUSTED_PROXIES else None
         self._screening = True
 
     # -- ASGI ----------------------------------------------------------------------------------
@@ -455,6 +458,8 @@ class Flasgo(Scaffold):
 
     async def _handle_http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if self._screening:
+            if self._proxy is not None:
+                scope = self._proxy.apply(scope)
             refusal = self._screen(scope)
             if refusal is not None:
                 await self._refuse(scope, receive, send, refusal)
@@ -507,8 +512,8 @@ class Flasgo(Scaffold):
             return RequestHeaderFieldsTooLarge(_HEAD_TOO_LARGE, {"connection": "close"}), (
                 "request-head-too-large"
             )
-        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogatepass")
-        if len(raw_path) + len(scope.get("query_string", b"")) > max_url:
+        target = scope.get("raw_path") or scope["path"]
+        if len(target) + len(scope.get("query_string", b"")) > max_url:
             return URITooLong("Request URL exceeds MAX_URL_LENGTH."), "url-too-long"
         validator = self._host_validator
         if validator is not None:
