@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -15,6 +17,7 @@ from click.testing import CliRunner, Result
 from flasgo import serving
 from flasgo.cli import cli
 from flasgo.exceptions import ConfigurationError
+from tests.openapi.checks import assert_valid_openapi
 
 ROUTES_APP = """
 from flasgo import Blueprint, Flasgo
@@ -91,6 +94,7 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     assert "run" in result.output
     assert "routes" in result.output
+    assert "openapi" in result.output
 
 
 def test_routes_table_is_sorted_by_rule(app_file: Path) -> None:
@@ -146,7 +150,74 @@ def test_routes_of_a_raw_asgi_app_is_an_error(tmp_path: Path) -> None:
     assert "is not a Flasgo app" in result.output
 
 
-@pytest.mark.parametrize("command", ["routes", "run"])
+def test_openapi_prints_the_document(app_file: Path) -> None:
+    result = invoke("openapi", str(app_file))
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert_valid_openapi(document)
+    assert list(document["paths"]) == ["/", "/items/{item_id}", "/admin/users"]
+    assert list(document["paths"]["/items/{item_id}"]) == ["get", "put"]
+    assert document["paths"]["/admin/users"]["post"]["operationId"] == "admin_create_user_post"
+    assert result.stdout.endswith("}\n")
+
+
+def test_openapi_writes_a_file_atomically_keeping_its_mode(app_file: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "spec.json"
+    target.parent.mkdir()
+    target.write_text("old", encoding="utf-8")
+    target.chmod(0o640)
+
+    result = invoke("openapi", str(app_file), "-o", str(target))
+
+    assert result.exit_code == 0, result.output
+    assert f"to {target}" in result.stderr
+    assert json.loads(target.read_text(encoding="utf-8"))["openapi"] == "3.1.0"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert [path.name for path in target.parent.iterdir()] == ["spec.json"]
+    again = invoke("openapi", str(app_file), "--output", str(target))
+    assert again.exit_code == 0
+    assert target.read_text(encoding="utf-8") == invoke("openapi", str(app_file)).stdout
+
+
+def test_openapi_new_file_gets_the_umask_mode(app_file: Path, tmp_path: Path) -> None:
+    target = tmp_path / "spec.json"
+    previous = os.umask(0o027)
+    try:
+        result = invoke("openapi", str(app_file), "-o", str(target))
+    finally:
+        os.umask(previous)
+
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_openapi_write_failure_is_a_message_and_leaves_no_temporary(
+    app_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "spec.json"
+
+    def refuse(self: Path, other: Path) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    result = invoke("openapi", str(app_file), "-o", str(target))
+
+    assert result.exit_code == 1
+    assert f"Cannot write {target}: Permission denied" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == [app_file.name]
+
+
+def test_openapi_of_a_raw_asgi_app_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "cli_raw.py").write_text("async def app(scope, receive, send):\n    pass\n")
+
+    result = invoke("openapi", str(tmp_path / "cli_raw.py"))
+
+    assert result.exit_code == 2
+    assert "has no OpenAPI document" in result.output
+
+
+@pytest.mark.parametrize("command", ["routes", "run", "openapi"])
 def test_unknown_target_exits_2_without_a_traceback(
     command: str, tmp_path: Path, serve_calls: list[Any]
 ) -> None:

@@ -1,4 +1,5 @@
-"""The ``flasgo`` command line: ``run`` serves an app, ``routes`` lists its URL rules.
+"""The ``flasgo`` command line: ``run`` serves an app, ``routes`` lists its URL rules,
+``openapi`` exports its OpenAPI document.
 
 Importing this module costs click only: discovery, the app and the servers load when a command
 runs. Errors in the user's target end the command with exit status 2 and a one-paragraph
@@ -8,6 +9,10 @@ message, never a traceback.
 from __future__ import annotations
 
 import json
+import os
+import stat
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -194,6 +199,64 @@ def _methods_cell(row: dict[str, Any], *, all_methods: bool) -> str:
     methods: list[str] = row["methods"]
     shown = methods if all_methods else [m for m in methods if m not in AUTOMATIC_METHODS]
     return ",".join(shown or methods)
+
+
+@cli.command(epilog=_TARGET_HELP)
+@click.argument("target", required=False)
+@_app_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="Write the JSON to FILE (replaced atomically) instead of standard output.",
+)
+def openapi(*, target: str | None, app_option: str | None, output: str) -> None:
+    """Export the OpenAPI 3.1 document of the app at TARGET as JSON."""
+    loaded = _load(target, app_option)
+    build = getattr(loaded.app, "openapi", None)
+    if not callable(build):
+        raise TargetError(
+            f"'{loaded.source}' is not a Flasgo app (it has no openapi()), so it has no "
+            "OpenAPI document to export"
+        )
+    text = json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        write_atomic(Path(output), text)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {output}: {exc.strerror or exc}") from exc
+    click.echo(f"Wrote the OpenAPI document of {loaded.source} to {output}", err=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) so readers see the old file or the new one, never
+    a partial write; an existing file's permission bits are kept.
+
+    Raises:
+        OSError: The folder is not writable or the disk is full.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        temporary.chmod(mode)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def main(args: list[str] | None = None) -> None:
