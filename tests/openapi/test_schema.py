@@ -24,6 +24,7 @@ from flasgo import Blueprint, Flasgo, Response
 from flasgo.handlers import BodyInfo, ParamInfo
 from flasgo.openapi import JSON_SCHEMA_DIALECT, SchemaRegistry, openapi_spec
 from flasgo.openapi.schema import VALIDATION_ERROR_SCHEMA
+from flasgo.routing import Converter
 from tests.openapi.checks import assert_valid_openapi
 
 EMPTY = inspect.Parameter.empty
@@ -535,6 +536,64 @@ def test_path_parameters_coerced_by_the_handler_use_its_annotation() -> None:
     }
 
 
+def test_plan_metadata_wins_and_odd_defaults_are_left_out() -> None:
+    app = Flasgo()
+    app.add_converter("slug", SlugConverter)
+
+    @app.get("/posts/<slug:slug>/<slug:kind>")
+    def post(slug: str, kind: Any) -> str:
+        return ""
+
+    set_plan(
+        app,
+        "post",
+        params=(
+            ParamInfo("kind", "path", "kind", Annotated[int, {"unhashable": 1}], True, EMPTY),
+            ParamInfo("when", "query", "when", datetime.date, False, object()),
+            ParamInfo("dep", "query", "dep", int, False, EMPTY),
+            ParamInfo("body", "body", "body", int, True, EMPTY),  # type: ignore[arg-type]  # a location the generator must skip
+        ),
+        response_model=list[int],
+        status_code=299,
+    )
+    operation = openapi_spec(app)["paths"]["/posts/{slug}/{kind}"]["get"]
+    assert [(p["name"], p["schema"]) for p in operation["parameters"]] == [
+        ("slug", {"type": "string"}),
+        ("kind", {"type": "integer"}),
+        ("when", {"type": "string", "format": "date"}),
+        ("dep", {"type": "integer"}),
+    ]
+    assert operation["responses"]["299"] == {
+        "description": "Response",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "integer"}}}
+        },
+    }
+
+
+def test_status_codes_outside_the_table_use_the_http_phrase() -> None:
+    app = Flasgo()
+
+    @app.get("/teapot")
+    def teapot() -> None:
+        return None
+
+    set_plan(app, "teapot", status_code=418)
+    responses = openapi_spec(app)["paths"]["/teapot"]["get"]["responses"]
+    assert responses == {"418": {"description": "I'm a Teapot"}}
+
+
+def test_an_unresolvable_return_annotation_documents_no_content() -> None:
+    app = Flasgo()
+
+    def handler() -> None:
+        return None
+
+    handler.__annotations__["return"] = "NoSuchModel"
+    app.add_route("/", handler)
+    assert openapi_spec(app)["paths"]["/"]["get"]["responses"] == {"200": {"description": "OK"}}
+
+
 # -- determinism and caching ---------------------------------------------------------------------
 
 
@@ -573,6 +632,11 @@ def test_import_flasgo_does_not_load_the_openapi_package() -> None:
 
 # -- annotations ---------------------------------------------------------------------------------
 
+
+class SlugConverter(Converter):
+    regex = "[a-z-]+"
+
+
 UserId = NewType("UserId", int)
 T = TypeVar("T")
 
@@ -595,6 +659,19 @@ class PydanticLike:
 
 class Opaque:
     """A class msgspec knows nothing about."""
+
+
+class Mixed(enum.Enum):
+    HALF = 0.5
+    NOTHING = None
+    YES = True
+
+
+class Tricky:
+    """An annotation object that fails when hashed."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("no hashing")
 
 
 SCALARS: list[tuple[Any, dict[str, Any]]] = [
@@ -623,6 +700,7 @@ SCALARS: list[tuple[Any, dict[str, Any]]] = [
     (Literal["a"] | None, {"type": ["string", "null"], "enum": ["a", None]}),
     (Literal[b"x"], {}),
     (Color, {"type": "string", "enum": ["red", "blue"]}),
+    (Mixed, {"type": ["boolean", "null", "number"], "enum": [0.5, None, True]}),
     (list[int], {"type": "array", "items": {"type": "integer"}}),
     (list, {"type": "array"}),
     (list[Any], {"type": "array"}),
@@ -648,6 +726,9 @@ SCALARS: list[tuple[Any, dict[str, Any]]] = [
     (UserId, {"type": "integer"}),
     (Annotated[int, "marker"], {"type": "integer"}),
     (Annotated[int, msgspec.Meta(ge=1)], {"type": "integer", "minimum": 1}),
+    (Annotated[int, msgspec.Meta(le=9), {"unhashable": 1}], {"type": "integer", "maximum": 9}),
+    ([int], {}),
+    (Tricky(), {}),
     ("Item", {}),
     (T, {}),
     (Callable[[int], int], {}),

@@ -1,17 +1,13 @@
 """OpenAPI: the 3.1 document generated from the compiled routes, and the docs pages.
 
-`openapi_spec(app)` builds the document (`flasgo.openapi.schema`); ``app.openapi()`` returns it
-cached once the app serves. The Swagger UI and ReDoc pages live in `flasgo.openapi.docs`. Nothing
-here is imported by ``import flasgo``.
+`openapi_spec(app)` builds the document (`flasgo.openapi.schema`, with annotations mapped by
+`flasgo.openapi.registry`); ``app.openapi()`` returns it cached once the app serves. The Swagger
+UI and ReDoc pages live in `flasgo.openapi.docs`. Nothing here is imported by ``import flasgo``.
 """
 
 from __future__ import annotations
 
-from flasgo.openapi.schema import (
-    JSON_SCHEMA_DIALECT,
-    OPENAPI_VERSION,
-    SchemaRegistry,
-    openapi_spec,
-)
+from flasgo.openapi.registry import SchemaRegistry
+from flasgo.openapi.schema import JSON_SCHEMA_DIALECT, OPENAPI_VERSION, openapi_spec
 
 __all__ = ["JSON_SCHEMA_DIALECT", "OPENAPI_VERSION", "SchemaRegistry", "openapi_spec"]
