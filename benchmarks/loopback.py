@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
@@ -50,6 +51,9 @@ class WrkRun:
     rps: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    server_cpu_us: float | None = None
+    """Server process CPU time (user + system) per completed request."""
 
 
 @dataclass
@@ -64,6 +68,9 @@ class LoopbackResult:
     p99_ms: dict[str, dict[str, Cell]] = field(default_factory=dict)
     spread: dict[str, dict[str, float]] = field(default_factory=dict)
     """(max - min) / median of req/s over the rounds."""
+    cpu_us: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    """Median over the rounds of the server's CPU µs per request: unlike req/s, barely moved
+    by other work on the machine (it only counts the time the server itself was running)."""
     notes: list[str] = field(default_factory=list)
     pinned: bool = True
 
@@ -114,9 +121,24 @@ def _wait_accepting(process: subprocess.Popen[bytes], port: int, timeout: float 
     raise RuntimeError(f"server did not accept connections within {timeout:.0f} s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds process `pid` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # NOTE: after the ")" closing the command name, fields[11] and [12] are utime and stime.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A running server: where it listens and which process to charge CPU time to."""
+
+    port: int
+    pid: int
+
+
 @contextlib.contextmanager
-def serve(name: str, pin: bool) -> Iterator[int]:
-    """Run `benchmarks.apps.<name>:app` under uvicorn; yield its port once it accepts."""
+def serve(name: str, pin: bool) -> Iterator[Server]:
+    """Run `benchmarks.apps.<name>:app` under uvicorn; yield it once it accepts."""
     port = _free_port()
     argv = [sys.executable, "-m", "uvicorn", f"benchmarks.apps.{name}:app"]
     argv += ["--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS]
@@ -131,7 +153,8 @@ def serve(name: str, pin: bool) -> Iterator[int]:
                 log.seek(0)
                 tail = log.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"{exc}\n{tail}") from None
-            yield port
+            # NOTE: taskset execs the server, so the pid is the server's own.
+            yield Server(port, process.pid)
         finally:
             process.terminate()
             try:
@@ -186,6 +209,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 def parse_wrk(output: str) -> WrkRun:
     """Parse req/s, the p99 latency (ms) and error counts out of `wrk --latency` output."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    requests = re.search(r"(\d+) requests in", output)
     p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
     if rps is None or p99 is None:
         raise ValueError(f"cannot parse wrk output:\n{output}")
@@ -196,24 +220,32 @@ def parse_wrk(output: str) -> WrkRun:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     ):
         errors += sum(int(group) for group in match.groups())
-    return WrkRun(float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], errors)
+    p99_ms = float(p99.group(1)) * _UNITS[p99.group(2)]
+    return WrkRun(float(rps.group(1)), p99_ms, errors, int(requests.group(1)) if requests else 0)
 
 
-def run_wrk(port: int, endpoint: Endpoint, seconds: int, config: WrkConfig, pin: bool) -> WrkRun:
-    """Drive `endpoint` on `port` with wrk for `seconds`."""
-    url = f"http://127.0.0.1:{port}{endpoint.probes[0].target}"
+def run_wrk(
+    server: Server, endpoint: Endpoint, seconds: int, config: WrkConfig, pin: bool
+) -> WrkRun:
+    """Drive `endpoint` on `server` with wrk for `seconds`; charge the server's CPU time."""
+    url = f"http://127.0.0.1:{server.port}{endpoint.probes[0].target}"
     argv = ["wrk", f"-t{config.threads}", f"-c{config.connections}", f"-d{seconds}s", "--latency"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         if (lua := lua_script(endpoint)) is not None:
             script.write(lua)
             script.flush()
             argv += ["-s", script.name]
+        cpu_before = cpu_seconds(server.pid)
         done = subprocess.run(
             _pinned(CLIENT_CPU, [*argv, url], pin), capture_output=True, text=True, check=False
         )
+        cpu_used = cpu_seconds(server.pid) - cpu_before
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
-    return parse_wrk(done.stdout)
+    run = parse_wrk(done.stdout)
+    if run.requests:
+        run = dataclasses.replace(run, server_cpu_us=cpu_used / run.requests * 1e6)
+    return run
 
 
 def _bench_server(
@@ -221,22 +253,22 @@ def _bench_server(
 ) -> dict[str, WrkRun | str]:
     row: dict[str, WrkRun | str] = {}
     try:
-        with serve(name, pin) as port:
+        with serve(name, pin) as server:
             for endpoint in endpoints:
-                problem = check_http(port, endpoint)
+                problem = check_http(server.port, endpoint)
                 if problem is not None:
                     notes.append(f"loopback {name}/{endpoint.name}: FAIL {problem}")
                     row[endpoint.name] = "FAIL"
                     continue
                 if config.warmup > 0:
-                    run_wrk(port, endpoint, config.warmup, config, pin)
-                run = run_wrk(port, endpoint, config.duration, config, pin)
+                    run_wrk(server, endpoint, config.warmup, config, pin)
+                run = run_wrk(server, endpoint, config.duration, config, pin)
                 if run.errors:
                     notes.append(f"loopback {name}/{endpoint.name}: {run.errors} errors in wrk run")
                 row[endpoint.name] = run
                 print(
                     f"  {name:<13} {endpoint.name:<12} {run.rps:10,.0f} req/s  "
-                    f"p99 {run.p99_ms:6.2f} ms",
+                    f"p99 {run.p99_ms:6.2f} ms  server {run.server_cpu_us or 0:5.1f} µs CPU/req",
                     flush=True,
                 )
     except Exception as exc:
@@ -272,15 +304,19 @@ def run_loopback(
                 runs[name].setdefault(endpoint, []).append(run)
     for name in frameworks:
         result.rps[name], result.p99_ms[name], result.spread[name] = {}, {}, {}
+        result.cpu_us[name] = {}
         for endpoint, cells in runs[name].items():
             good = [run for run in cells if isinstance(run, WrkRun)]
             if len(good) < len(cells):
                 failure = next(run for run in cells if isinstance(run, str))
                 result.rps[name][endpoint] = result.p99_ms[name][endpoint] = failure
+                result.cpu_us[name][endpoint] = failure
                 continue
             best = max(good, key=lambda run: run.rps)
             rps = [run.rps for run in good]
             result.rps[name][endpoint] = best.rps
             result.p99_ms[name][endpoint] = best.p99_ms
             result.spread[name][endpoint] = (max(rps) - min(rps)) / statistics.median(rps)
+            cpu = [run.server_cpu_us for run in good if run.server_cpu_us is not None]
+            result.cpu_us[name][endpoint] = statistics.median(cpu) if cpu else "n/a"
     return result

@@ -325,6 +325,26 @@ def build_report(
             "",
             report.versus_best_peer_table(loop.rps, columns, report.fmt_rps, lower_is_better=False),
             "",
+            "### Server CPU per request (µs of uvicorn process CPU, lower is better)",
+            "",
+            (
+                "User + system CPU time of the server process during the measured wrk run, "
+                "divided by the requests wrk completed (median of the rounds). Unlike req/s "
+                "this hardly moves when other work shares the machine, so it is the steadier "
+                "comparison when the spread below is large. It includes uvicorn's own work "
+                "and the kernel's on the server's behalf."
+            ),
+            "",
+            report.value_table(loop.cpu_us, columns, report.fmt_us),
+            "",
+            "#### Times raw ASGI, and vs the best peer (< 1: Flasgo is cheaper)",
+            "",
+            report.ratio_to_raw_table(loop.cpu_us, columns),
+            "",
+            report.versus_best_peer_table(
+                loop.cpu_us, columns, report.fmt_us, lower_is_better=True
+            ),
+            "",
             "### p99 latency (ms, lower is better)",
             "",
             report.value_table(loop.p99_ms, columns, report.fmt_ms, mean=False),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pytest
 
-from flasgo import ConfigurationError, Flasgo, Request
+from flasgo import Body, ConfigurationError, Flasgo, Header, Request
 
 
 def build() -> Flasgo:
@@ -95,3 +96,84 @@ def test_impossible_signatures_fail_at_registration() -> None:
 
     with pytest.raises(ConfigurationError):
         app.add_route("/p/<item_id>", bad_path)
+
+
+class Public(msgspec.Struct):
+    id: int
+    name: str
+
+
+def test_response_model_projects_and_validates(caplog: pytest.LogCaptureFixture) -> None:
+    app = Flasgo()
+
+    @app.get("/user", response_model=Public, status_code=201)
+    def user() -> dict[str, Any]:
+        return {"id": 1, "name": "ann", "password": "secret"}
+
+    @app.get("/users", response_model=list[Public])
+    async def users() -> list[dict[str, Any]]:
+        return [{"id": 1, "name": "a", "token": "x"}]
+
+    @app.get("/broken", response_model=Public)
+    def broken() -> dict[str, Any]:
+        return {"id": "not a number"}
+
+    @app.get("/annotated")
+    def annotated() -> Public:
+        return Public(1, "x")
+
+    client = app.test_client()
+    response = client.get("/user")
+    assert (response.status_code, response.json()) == (201, {"id": 1, "name": "ann"})
+    assert client.get("/users").json() == [{"id": 1, "name": "a"}]
+    assert client.get("/broken").status_code == 500
+    assert "response-validation-failed" in caplog.text
+    plans = {e.name: e.plan for e in app.iter_endpoints()}
+    assert plans["user"].response_model is Public
+    assert plans["user"].status_code == 201
+    assert plans["annotated"].response_model is Public
+    assert plans["annotated"].status_code is None
+
+
+def test_plan_metadata_and_binding_modes() -> None:
+    app = Flasgo()
+
+    @app.get("/p/<int:item_id>")
+    def passthrough(item_id: int) -> str:
+        return str(item_id)
+
+    @app.get("/sync")
+    def sync(q: int, token: Annotated[str | None, Header(description="t")] = None) -> str:
+        return str(q)
+
+    @app.post("/body")
+    async def body(item: Annotated[Public, Body()]) -> Public:
+        return item
+
+    plans = {e.name: e.plan for e in app.iter_endpoints()}
+    assert plans["passthrough"].passthrough
+    assert not plans["sync"].passthrough
+    assert not plans["sync"].bind_async
+    assert plans["body"].bind_async
+    assert not plans["body"].defers
+    query, header = plans["sync"].params
+    assert (query.location, query.alias, query.annotation, query.required) == (
+        "query",
+        "q",
+        int,
+        True,
+    )
+    assert (header.location, header.alias, header.annotation, header.required) == (
+        "header",
+        "token",
+        str,
+        False,
+    )
+    assert header.description == "t"
+    body_info = plans["body"].body
+    assert body_info is not None
+    assert (body_info.annotation, body_info.media_type, body_info.required) == (
+        Public,
+        "application/json",
+        True,
+    )

@@ -6,6 +6,7 @@ The public API is re-exported here; everything else is internal.
 from typing import TYPE_CHECKING
 
 from flasgo.app import Flasgo, RouteInfo
+from flasgo.background import BackgroundTasks
 from flasgo.blueprints import Blueprint
 from flasgo.context import current_app, g, request
 from flasgo.datastructures import Headers, MultiDict
@@ -30,6 +31,7 @@ from flasgo.exceptions import (
     abort,
 )
 from flasgo.handlers import RequestValidationError
+from flasgo.params import Body, Cookie, Depends, File, Form, Header, Query
 from flasgo.request import Request
 from flasgo.response import (
     HTMLResponse,
@@ -73,16 +75,23 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BackgroundTasks",
     "BadRequest",
+    "Body",
     "Blueprint",
     "BuildError",
     "ConfigurationError",
     "Converter",
+    "Cookie",
+    "Depends",
+    "File",
     "Flasgo",
     "FlasgoError",
     "Forbidden",
+    "Form",
     "HTMLResponse",
     "HTTPException",
+    "Header",
     "Headers",
     "InternalServerError",
     "JSONResponse",
@@ -91,6 +100,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PlainTextResponse",
+    "Query",
     "RedirectResponse",
     "Request",
     "RequestHeaderFieldsTooLarge",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import chain
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ import msgspec
 from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import request_var
 from flasgo.deadlines import ReadDeadlines
+from flasgo.dependencies import finish_request, override
 from flasgo.exceptions import (
     BadRequest,
     ConfigurationError,
@@ -152,6 +154,8 @@ class Flasgo(Scaffold):
         self._lifespan = Lifespan(self)
         # Features that register their own routes once settings are final (e.g. API docs).
         self._installers: list[Callable[[Flasgo], None]] = []
+        # Dependency replacements for tests (`override_dependencies`); empty in production.
+        self._dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         if self.settings.ENABLE_DOCS:
             self._installers.append(_install_docs)
         self._frozen = False
@@ -198,7 +202,13 @@ class Flasgo(Scaffold):
         else:
             text_converters = ("str", "path")
             typed = {p.name: p.converter not in text_converters for p in placeholders}
-            plan = compile_handler(record.func, typed)
+            plan = compile_handler(
+                record.func,
+                typed,
+                methods=record.methods,
+                options=record.options,
+                dependencies=[d for scope in scopes for d in scope.dependencies],
+            )
             router, methods = self._router, record.methods
         endpoint = Endpoint(name, plan, scopes, record, rule, methods)
         router.add(rule, methods, endpoint, name=name)
@@ -288,6 +298,17 @@ class Flasgo(Scaffold):
             for entry in self._ws_router
         )
         return routes
+
+    def override_dependencies(
+        self, replacements: Mapping[Callable[..., Any], Callable[..., Any]]
+    ) -> AbstractContextManager[None]:
+        """Replace dependency providers inside a ``with`` block (for tests).
+
+        ``with app.override_dependencies({get_db: fake_db}): ...`` makes every
+        ``Depends(get_db)`` call ``fake_db`` instead (with its own parameters bound as usual).
+        The replacements apply to the whole app, from any thread, until the block ends.
+        """
+        return override(self._dependency_overrides, replacements)
 
     def iter_endpoints(self) -> Iterator[Endpoint]:
         """The compiled endpoints, in registration order."""
@@ -542,7 +563,7 @@ class Flasgo(Scaffold):
         shown = path if len(path) <= 200 else f"{path[:200]}..."
         return NotFound(_NOT_FOUND.format(path=shown))
 
-    async def _dispatch_simple(
+    async def _dispatch_simple(  # noqa: PLR0912 - PERF: the hot path stays one function
         self,
         request: Request,
         endpoint: Endpoint,
@@ -553,7 +574,12 @@ class Flasgo(Scaffold):
         # PERF: no hooks anywhere on this route: call, encode common return types, send.
         plan = endpoint.plan
         try:
-            kwargs = params if plan.passthrough else plan.bind(request, params)
+            if plan.passthrough:
+                kwargs = params
+            elif plan.bind_async:
+                kwargs = await plan.bind(request, params)
+            else:
+                kwargs = plan.bind(request, params)
             if plan.is_async:
                 result = await plan.func(**kwargs)
             else:
@@ -567,10 +593,14 @@ class Flasgo(Scaffold):
                 blocks = self._json_blocks
             else:
                 await self._send(send, to_response(result), request)
+                if plan.defers:
+                    await finish_request(request, None)
                 return
         except Exception as exc:
             response = await self._handle_exception(request, endpoint, exc)
             await self._send(send, response, request)
+            if plan.defers:
+                await finish_request(request, exc)
             return
         headers = [
             *blocks[request.scope.get("scheme") == "https"],
@@ -580,6 +610,8 @@ class Flasgo(Scaffold):
             headers.append((b"x-request-id", request._request_id.encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if is_head else body})
+        if plan.defers:
+            await finish_request(request, None)
 
     async def _dispatch(
         self,
@@ -599,6 +631,8 @@ class Flasgo(Scaffold):
                 response = await self._after(request, endpoint, response, from_error=True)
             await self._send(send, response, request)
         finally:
+            if endpoint.plan.defers:
+                await finish_request(request, error)
             await self._teardown(endpoint, error)
 
     async def _full_dispatch(
@@ -620,7 +654,12 @@ class Flasgo(Scaffold):
                 result = preset
             else:
                 plan = endpoint.plan
-                kwargs = params if plan.passthrough else plan.bind(request, params)
+                if plan.passthrough:
+                    kwargs = params
+                elif plan.bind_async:
+                    kwargs = await plan.bind(request, params)
+                else:
+                    kwargs = plan.bind(request, params)
                 if plan.is_async:
                     result = await plan.func(**kwargs)
                 else:

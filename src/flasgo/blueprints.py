@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flasgo.exceptions import ConfigurationError
+from flasgo.params import Depends
 from flasgo.scaffold import RouteRecord, Scaffold
 
 if TYPE_CHECKING:
@@ -23,9 +25,17 @@ class Blueprint(Scaffold):
     Args:
         name: The blueprint's name, used in endpoint names; no dots.
         url_prefix: Prepended to every rule, e.g. ``"/api"``.
+        dependencies: ``Depends(...)`` run before each of its routes (and nested ones).
     """
 
-    def __init__(self, name: str, import_name: str | None = None, *, url_prefix: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        import_name: str | None = None,
+        *,
+        url_prefix: str = "",
+        dependencies: Sequence[Depends] = (),
+    ) -> None:
         if not name or "." in name:
             raise ConfigurationError(
                 f"Blueprint name {name!r} must be non-empty and contain no dot; dots separate "
@@ -36,6 +46,7 @@ class Blueprint(Scaffold):
         super().__init__(name)
         self.import_name = import_name
         self.url_prefix = url_prefix
+        self.dependencies = tuple(dependencies)
         self.records: list[RouteRecord] = []
         self.children: list[tuple[Blueprint, str | None, str | None]] = []
         self._registered = False

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flasgo.exceptions import ConfigurationError
+from flasgo.params import Depends
 
 __all__ = ["RouteRecord", "Scaffold"]
 
@@ -49,6 +50,8 @@ class Scaffold:
         self.after_request_funcs: list[Callable[..., Any]] = []
         self.teardown_request_funcs: list[Callable[..., Any]] = []
         self.error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
+        # Depends(...) run before every route of this scope (values not passed).
+        self.dependencies: tuple[Depends, ...] = ()
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -74,7 +77,9 @@ class Scaffold:
             endpoint: The handler, sync or async.
             methods: HTTP methods, e.g. ``["GET", "POST"]``.
             name: Endpoint name for `url_for`; defaults to the function's name.
-            **options: Route options kept for later layers (security, docs).
+            **options: Route options: ``response_model=`` (the return value is validated
+                into it), ``status_code=``, ``dependencies=[Depends(...)]`` (run, values not
+                passed), and options kept for later layers (security, docs).
         """
         if isinstance(methods, str):
             raise TypeError(f"methods must be a list of method names, e.g. [{methods!r}]")

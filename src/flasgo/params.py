@@ -1,0 +1,75 @@
+"""Parameter markers for `Annotated`: where a handler argument comes from.
+
+``Annotated[int, Query(alias="page-size")]``, ``Annotated[str, Header()]``,
+``Annotated[Item, Body()]``, ``Annotated[DB, Depends(get_db)]``. A marker only describes; the
+handler compiler (`flasgo.handlers`) turns the markers of a signature into binders once, when
+the route is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Body", "Cookie", "Depends", "File", "Form", "Header", "Marker", "Query"]
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """Base of the source markers.
+
+    Attributes:
+        alias: The name on the wire when it differs from the parameter name.
+        description: Shown in the OpenAPI document.
+    """
+
+    alias: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Marker):
+    """A query string parameter (the default for plain parameters); lists collect repeats."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header(Marker):
+    """A request header: the alias, or the parameter name with ``_`` as ``-``, any case.
+
+    List types collect repeated headers and comma-separated values.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Cookie(Marker):
+    """A request cookie, by its exact name (the alias or the parameter name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Body(Marker):
+    """The JSON body validated into the annotated type (``application/json`` or ``+json``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Form(Marker):
+    """A urlencoded form: the whole form into a model, or one field into a scalar."""
+
+
+@dataclass(frozen=True, slots=True)
+class File(Marker):
+    """An uploaded file from a multipart form (needs multipart support; not available yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Depends:
+    """The value `provider` returns, its own parameters bound like a handler's.
+
+    Args:
+        provider: A sync or async function, or a sync or async generator function (code after
+            its ``yield`` runs after the response is sent).
+        use_cache: Reuse the value within one request when several parts ask for it.
+    """
+
+    provider: Callable[..., Any]
+    use_cache: bool = True

@@ -1,0 +1,207 @@
+"""Depends: nesting, caching, generator teardown order, overrides, cycles, scoped deps.
+
+No `from __future__ import annotations`: the handlers are local and their annotations name
+local providers, so they must be evaluated where they are written.
+"""
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import pytest
+
+from flasgo import Blueprint, ConfigurationError, Depends, Flasgo, Header, abort
+
+
+def test_nested_cached_dependencies_and_sync_providers_off_the_loop() -> None:
+    app = Flasgo()
+    calls: list[str] = []
+
+    def settings() -> dict[str, str]:
+        calls.append(threading.current_thread().name)
+        return {"db": "memory"}
+
+    async def database(config: Annotated[dict[str, str], Depends(settings)]) -> str:
+        return config["db"]
+
+    def uncached() -> int:
+        calls.append("uncached")
+        return len(calls)
+
+    @app.get("/")
+    async def index(
+        db: Annotated[str, Depends(database)],
+        config: Annotated[dict[str, str], Depends(settings)],
+        a: Annotated[int, Depends(uncached, use_cache=False)],
+        b: Annotated[int, Depends(uncached, use_cache=False)],
+    ) -> dict[str, Any]:
+        return {"db": db, "config": config, "distinct": a != b}
+
+    assert app.test_client().get("/").json() == {
+        "db": "memory",
+        "config": {"db": "memory"},
+        "distinct": True,
+    }
+    assert calls[0].startswith("flasgo-sync")
+    assert calls.count("uncached") == 2
+    assert len(calls) == 3
+
+
+def test_generator_teardown_runs_after_send_in_reverse_order() -> None:
+    app = Flasgo()
+    events: list[str] = []
+
+    def outer() -> Iterator[str]:
+        events.append("outer-enter")
+        yield "outer"
+        events.append("outer-exit")
+
+    async def inner(value: Annotated[str, Depends(outer)]) -> AsyncIterator[str]:
+        events.append("inner-enter")
+        try:
+            yield value + "+inner"
+        except RuntimeError:
+            events.append("inner-saw-error")
+            raise
+        events.append("inner-exit")
+
+    @app.get("/")
+    def index(value: Annotated[str, Depends(inner)]) -> str:
+        events.append("handler")
+        return value
+
+    @app.get("/fail")
+    def fail(value: Annotated[str, Depends(inner)]) -> str:
+        raise RuntimeError("boom")
+
+    client = app.test_client()
+    assert client.get("/").text == "outer+inner"
+    assert events == ["outer-enter", "inner-enter", "handler", "inner-exit", "outer-exit"]
+    events.clear()
+    assert client.get("/fail").status_code == 500
+    # The error is raised at each yield: `outer` has no try/finally, so its exit code is skipped.
+    assert events == ["outer-enter", "inner-enter", "inner-saw-error"]
+
+
+def test_teardown_errors_are_logged_and_do_not_change_the_response(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = Flasgo()
+
+    async def broken() -> AsyncIterator[int]:
+        yield 1
+        raise ValueError("teardown")
+
+    @app.get("/")
+    def index(value: Annotated[int, Depends(broken)]) -> dict[str, int]:
+        return {"value": value}
+
+    assert app.test_client().get("/").json() == {"value": 1}
+    assert "dependency-teardown-failed" in caplog.text
+
+
+def test_dependency_errors_and_parameters() -> None:
+    app = Flasgo()
+
+    def user(x_user: Annotated[str, Header()]) -> str:
+        if x_user == "nobody":
+            abort(401)
+        return x_user
+
+    @app.get("/")
+    def index(name: Annotated[str, Depends(user)], page: int = 1) -> dict[str, Any]:
+        return {"name": name, "page": page}
+
+    client = app.test_client()
+    assert client.get("/", headers={"x-user": "ann"}).json() == {"name": "ann", "page": 1}
+    assert client.get("/", headers={"x-user": "nobody"}).status_code == 401
+    both = client.get("/?page=x")
+    assert [e["location"] for e in both.json()["errors"]] == [
+        ["header", "x-user"],
+        ["query", "page"],
+    ]
+    plan = next(app.iter_endpoints()).plan
+    assert [(p.location, p.alias) for p in plan.params] == [("header", "x-user"), ("query", "page")]
+
+
+def test_route_and_blueprint_level_dependencies() -> None:
+    events: list[str] = []
+
+    def audit() -> None:
+        events.append("audit")
+
+    async def require_key(x_key: Annotated[str, Header()]) -> None:
+        if x_key != "secret":
+            abort(403)
+
+    api = Blueprint("api", url_prefix="/api", dependencies=[Depends(require_key)])
+
+    @api.get("/data", dependencies=[Depends(audit)])
+    def data() -> str:
+        return "data"
+
+    app = Flasgo()
+    app.register_blueprint(api)
+    client = app.test_client()
+    assert client.get("/api/data", headers={"x-key": "secret"}).text == "data"
+    assert events == ["audit"]
+    assert client.get("/api/data", headers={"x-key": "wrong"}).status_code == 403
+    assert client.get("/api/data").status_code == 422
+
+    app2 = Flasgo()
+    with pytest.raises(ConfigurationError):
+        app2.add_route("/", data, dependencies=[audit])
+
+
+def test_overrides_apply_inside_the_block_only() -> None:
+    app = Flasgo()
+
+    def real() -> str:
+        return "real"
+
+    def fake_gen() -> Iterator[str]:
+        yield "fake"
+
+    @app.get("/")
+    def index(value: Annotated[str, Depends(real)]) -> str:
+        return value
+
+    client = app.test_client()
+    with app.override_dependencies({real: fake_gen}):
+        assert client.get("/").text == "fake"
+    assert client.get("/").text == "real"
+
+
+def a_provider(value: Annotated[int, Depends(lambda: 0)]) -> int:
+    return value
+
+
+def test_cycles_are_rejected_at_registration() -> None:
+    app = Flasgo()
+
+    def first(value: Annotated[int, Depends(lambda: 1)]) -> int:
+        return value
+
+    def second(value: Annotated[int, Depends(first)]) -> int:
+        return value
+
+    first.__annotations__["value"] = Annotated[int, Depends(second)]
+
+    def handler(value: Annotated[int, Depends(second)]) -> int:
+        return value
+
+    with pytest.raises(ConfigurationError, match="cycle"):
+        app.add_route("/", handler)
+
+
+def test_two_bodies_across_dependencies_are_rejected() -> None:
+    app = Flasgo()
+
+    def body_dep(data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+    def handler(data: dict[str, Any], other: Annotated[dict[str, Any], Depends(body_dep)]) -> None:
+        return None
+
+    with pytest.raises(ConfigurationError, match="body"):
+        app.add_route("/", handler, methods=["POST"])
