@@ -273,3 +273,9 @@ def test_importing_the_stores_does_not_import_redis() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "False"
+
+
+def test_the_package_exports_the_store_lazily() -> None:
+    import flasgo.stores
+
+    assert flasgo.stores.RedisStore is RedisStore
