@@ -77,8 +77,8 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "BackgroundTasks",
     "BadRequest",
-    "Body",
     "Blueprint",
+    "Body",
     "BuildError",
     "ConfigurationError",
     "Converter",

@@ -653,6 +653,8 @@ def compile_handler(
     status_code = _status_code(spec.label, options)
     declared_model = options.get("response_model")
     return_annotation = _resolve_hints(func).get("return", None)
+    if isinstance(return_annotation, str):  # NOTE: unresolvable; documents nothing
+        return_annotation = None
     response_model = declared_model if declared_model is not None else return_annotation
     call, is_async = _wrap_response(func, declared_model, status_code)
     passthrough = (
