@@ -250,8 +250,9 @@ def build_report(
     out += [f"- **{key}**: {value}" for key, value in env.items()]
     out += [
         (
-            f"- **in-process**: median of {args.repeats} repeats of ~{args.seconds} s each, one "
-            "uvloop event loop, synthetic http scope (host `localhost`), every response checked"
+            f"- **in-process**: median of {args.repeats} repeats of ~{args.seconds} s each "
+            "(thread CPU time), one uvloop event loop, repeats of all frameworks interleaved, "
+            "synthetic http scope (host `localhost`), every response checked first"
         ),
         "",
         (
@@ -381,8 +382,11 @@ def build_report(
     ]
     if loop is not None:
         out += [
-            "Over loopback:",
+            "Over loopback (req/s):",
             *_slower_than_peers(loop.rps, columns, lower_is_better=False, unit="req/s"),
+            "",
+            "Over loopback (server CPU µs per request):",
+            *_slower_than_peers(loop.cpu_us, columns, lower_is_better=True, unit="µs"),
             "",
         ]
     for name in ("flasgo", "flasgo_nosec"):
