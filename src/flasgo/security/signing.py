@@ -126,12 +126,11 @@ class Signer:
             raise BadSignature("The token is not a signed token.")
         # SECURITY: compare the encoded signature strings in constant time; comparing decoded
         # bytes would accept several spellings of one signature (base64 padding bits).
-        valid = False
+        # PERF: stop at the first key that matches; which key matched is not a secret.
         for mac in self._macs:
-            valid |= hmac.compare_digest(self._signature(mac, message), signature)
-        if not valid:
-            raise BadSignature("The token's signature does not match.")
-        return payload, int(stamp)
+            if hmac.compare_digest(self._signature(mac, message), signature):
+                return payload, int(stamp)
+        raise BadSignature("The token's signature does not match.")
 
     def unsign(self, token: str, *, max_age: int | None) -> bytes:
         """Verify `token` and return its payload.
