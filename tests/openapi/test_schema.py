@@ -10,6 +10,7 @@ import inspect
 import json
 import subprocess
 import sys
+import types
 import typing
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flasgo import Blueprint, Flasgo, Response
+from flasgo import Blueprint, Cookie, Depends, Flasgo, Form, Header, Query, Response
 from flasgo.handlers import BodyInfo, ParamInfo
 from flasgo.openapi import JSON_SCHEMA_DIALECT, SchemaRegistry, openapi_spec
 from flasgo.openapi.schema import VALIDATION_ERROR_SCHEMA
@@ -592,6 +593,159 @@ def test_an_unresolvable_return_annotation_documents_no_content() -> None:
     handler.__annotations__["return"] = "NoSuchModel"
     app.add_route("/", handler)
     assert openapi_spec(app)["paths"]["/"]["get"]["responses"] == {"200": {"description": "OK"}}
+
+
+# -- typed handlers, end to end ------------------------------------------------------------------
+
+
+class Sort(enum.Enum):
+    NAME = "name"
+    PRICE = "price"
+
+
+def current_user(x_user: Annotated[str, Header(description="Who is asking.")]) -> str:
+    return x_user
+
+
+def build_typed() -> Flasgo:
+    app = Flasgo()
+    shop = Blueprint("shop", url_prefix="/shop")
+
+    @shop.get("/search")
+    def search(
+        q: str,
+        user: Annotated[str, Depends(current_user)],
+        tags: list[str] = [],  # noqa: B006 - never mutated
+        sort: Sort | None = None,
+        size: Annotated[int, Query(alias="page-size")] = 20,
+        since: datetime.date | None = None,
+        mode: Literal["all", "new"] = "all",
+        session: Annotated[str | None, Cookie()] = None,
+    ) -> list[Item]:
+        """Search the catalogue."""
+        return []
+
+    @shop.post("/items", status_code=201)
+    def create(item: NewItem, trace: Annotated[uuid.UUID, Header(alias="X-Trace")]) -> Item:
+        return Item(1, item.name)
+
+    @shop.post("/login")
+    def login(username: Annotated[str, Form()], password: Annotated[str, Form()]) -> None:
+        return None
+
+    app.register_blueprint(shop)
+    return app
+
+
+@pytest.fixture(scope="module")
+def typed_spec() -> dict[str, Any]:
+    return openapi_spec(build_typed())
+
+
+def test_typed_handlers_give_a_valid_document(typed_spec: dict[str, Any]) -> None:
+    assert_valid_openapi(typed_spec)
+
+
+def test_typed_parameters_from_the_compiled_plan(typed_spec: dict[str, Any]) -> None:
+    search = typed_spec["paths"]["/shop/search"]["get"]
+    assert search["summary"] == "Search the catalogue."
+    by_name = {param["name"]: param for param in search["parameters"]}
+    assert by_name["x-user"] == {  # from the dependency
+        "name": "x-user",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Who is asking.",
+    }
+    assert by_name["q"] == {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    assert by_name["tags"]["schema"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+    }
+    assert by_name["sort"]["schema"] == {
+        "type": ["string", "null"],
+        "enum": ["name", "price", None],
+        "default": None,
+    }
+    assert by_name["page-size"] == {
+        "name": "page-size",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "default": 20},
+    }
+    assert by_name["since"]["schema"] == {
+        "type": ["string", "null"],
+        "format": "date",
+        "default": None,
+    }
+    assert by_name["mode"]["schema"] == {"type": "string", "enum": ["all", "new"], "default": "all"}
+    assert by_name["session"]["in"] == "cookie"
+    assert list(search["responses"]) == ["200", "422"]
+
+
+def test_typed_bodies_from_the_compiled_plan(typed_spec: dict[str, Any]) -> None:
+    create = typed_spec["paths"]["/shop/items"]["post"]
+    assert create["parameters"] == [
+        {
+            "name": "x-trace",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
+    ]
+    assert create["requestBody"] == {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewItem"}}},
+    }
+    assert list(create["responses"]) == ["201", "400", "413", "415", "422"]
+    login = typed_spec["paths"]["/shop/login"]["post"]
+    form = login["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form["type"] == "object"
+    assert list(form["properties"]) == ["username", "password"]
+    assert form["required"] == ["username", "password"]
+    assert list(login["responses"]) == ["204", "413", "415", "422"]
+
+
+def test_form_fields_given_as_a_mapping() -> None:
+    app = Flasgo()
+
+    @app.post("/signup")
+    def signup() -> None:
+        return None
+
+    fields = {
+        "email": str,
+        "age": ParamInfo("age", "query", "age", int, False, 18),
+        "nickname": ParamInfo("nickname", "query", "nickname", str, False, None),
+        "roles": types.SimpleNamespace(annotation=str, default=(), many=True),
+        "codes": types.SimpleNamespace(default=EMPTY, many=True),
+    }
+    set_plan(app, "signup", body=BodyInfo(fields, "application/x-www-form-urlencoded", True))
+    content = openapi_spec(app)["paths"]["/signup"]["post"]["requestBody"]["content"]
+    assert content["application/x-www-form-urlencoded"]["schema"] == {
+        "type": "object",
+        "properties": {
+            "email": {"type": "string"},
+            "age": {"type": "integer", "default": 18},
+            "nickname": {"type": ["string", "null"], "default": None},
+            "roles": {"type": "array", "items": {"type": "string", "default": []}},
+            "codes": {"type": "array"},
+        },
+        "required": ["email", "codes"],
+    }
+    optional = {"page": ParamInfo("page", "query", "page", int, False, 1)}
+    set_plan(app, "signup", body=BodyInfo(optional, "application/x-www-form-urlencoded", False))
+    content = openapi_spec(app)["paths"]["/signup"]["post"]["requestBody"]["content"]
+    assert content["application/x-www-form-urlencoded"]["schema"] == {
+        "type": "object",
+        "properties": {"page": {"type": "integer", "default": 1}},
+    }
 
 
 # -- determinism and caching ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -134,15 +134,17 @@ class _Builder:
             for segment in parsed.segments
         )
         item = self.paths.setdefault(template, {})
-        params = self._parameters(endpoint, parsed.placeholders)
+        params, validates = self._parameters(endpoint, parsed.placeholders)
         for method in endpoint.methods:
             key = method.lower()
             # NOTE: a second rule with the same template (``<x>`` and ``<int:x>``) keeps the
             # first registration's operation; a path item holds one per method.
             if key in _METHODS and key not in item:
-                item[key] = self._operation(endpoint, key, params)
+                item[key] = self._operation(endpoint, key, params, validates=validates)
 
-    def _operation(self, endpoint: Endpoint, method: str, params: list[Schema]) -> Schema:
+    def _operation(
+        self, endpoint: Endpoint, method: str, params: list[Schema], *, validates: bool
+    ) -> Schema:
         plan = endpoint.plan
         operation: Schema = {"operationId": self._operation_id(endpoint.name, method)}
         tag = _tag(endpoint)
@@ -164,12 +166,13 @@ class _Builder:
             operation["requestBody"] = {
                 "required": bool(getattr(body, "required", True)),
                 "content": {
-                    media: {"schema": self.registry.schema(getattr(body, "annotation", Any))}
+                    media: {"schema": self._body_schema(getattr(body, "annotation", Any))}
                     for media in media_types
                 },
             }
-        binds = bool(getattr(plan, "params", ())) or body is not None
-        operation["responses"] = self._responses(endpoint, binds=binds, media_types=media_types)
+        operation["responses"] = self._responses(
+            endpoint, validates=validates or body is not None, media_types=media_types
+        )
         return operation
 
     def _operation_id(self, endpoint_name: str, method: str) -> str:
@@ -185,46 +188,83 @@ class _Builder:
 
     def _parameters(
         self, endpoint: Endpoint, placeholders: tuple[Placeholder, ...]
-    ) -> list[Schema]:
+    ) -> tuple[list[Schema], bool]:
+        """The operation's parameters, and whether binding them can fail with a 422."""
         infos = [info for info in getattr(endpoint.plan, "params", ()) or () if _is_param(info)]
         path_infos = {_wire_name(info): info for info in infos if info.location == "path"}
-        params = [
-            self._path_parameter(placeholder, path_infos.get(placeholder.name))
-            for placeholder in placeholders
-        ]
+        params: list[Schema] = []
+        validates = False
+        for placeholder in placeholders:
+            param, coerced = self._path_parameter(placeholder, path_infos.get(placeholder.name))
+            params.append(param)
+            validates = validates or coerced
         seen = {("path", placeholder.name) for placeholder in placeholders}
         for info in infos:
             key = (info.location, _wire_name(info))
             if info.location != "path" and key not in seen:
                 seen.add(key)
                 params.append(self._parameter(info))
-        return params
+                validates = True
+        return params, validates
 
-    def _path_parameter(self, placeholder: Placeholder, info: Any) -> Schema:
+    def _path_parameter(self, placeholder: Placeholder, info: Any) -> tuple[Schema, bool]:
+        """A placeholder's parameter, and whether the handler coerces its text (can 422).
+
+        Typed converters (int, float, uuid, custom) refuse bad text with a 404 instead.
+        """
         annotation = getattr(info, "annotation", _EMPTY)
         converter = placeholder.converter
         text = annotation in (str, Any, _EMPTY, None) if _hashable(annotation) else False
-        if converter in _CONVERTER_SCHEMAS and (converter not in _TEXT_CONVERTERS or text):
+        coerced = converter in _TEXT_CONVERTERS and not text
+        if converter in _CONVERTER_SCHEMAS and not coerced:
             schema = dict(_CONVERTER_SCHEMAS[converter])
         elif text:
             schema = {"type": "string"}
         else:
             schema = self.registry.schema(annotation)
         param: Schema = {"name": placeholder.name, "in": "path", "required": True, "schema": schema}
-        return _describe(param, info)
+        return _describe(param, info), coerced
 
-    def _parameter(self, info: Any) -> Schema:
-        required = bool(getattr(info, "required", False))
-        schema = self.registry.schema(getattr(info, "annotation", _EMPTY))
-        default = getattr(info, "default", _EMPTY)
-        if not required and default is None:
+    def _body_schema(self, annotation: Any) -> Schema:
+        if not isinstance(annotation, Mapping):
+            return self.registry.schema(annotation)
+        # Form fields read one by one: a mapping of field name -> field (with `annotation`,
+        # `default` and, for repeated fields, `many`) or -> plain annotation (required).
+        properties: dict[str, Schema] = {}
+        required: list[str] = []
+        for key, field in annotation.items():
+            has_default = hasattr(field, "default")
+            default = getattr(field, "default", _EMPTY)
+            kind = getattr(field, "annotation", _EMPTY if has_default else field)
+            schema = self._value_schema(kind, required=default is _EMPTY, default=default)
+            if getattr(field, "many", False) is True and schema.get("type") != "array":
+                schema = {"type": "array", "items": schema} if schema else {"type": "array"}
+            properties[str(key)] = schema
+            if default is _EMPTY:
+                required.append(str(key))
+        body: Schema = {"type": "object", "properties": properties}
+        if required:
+            body["required"] = required
+        return body
+
+    def _value_schema(self, annotation: Any, *, required: bool, default: Any) -> Schema:
+        schema = self.registry.schema(annotation)
+        if required:
+            return schema
+        if default is None:
             # NOTE: ``x: int | None = None``: the plan may strip Optional; the None default
             # says the same thing.
             schema = self.registry.nullable(schema)
-        if not required:
-            found, default = _json_default(default, schema)
-            if found:
-                schema = {**schema, "default": default}
+        found, value = _json_default(default, schema)
+        return {**schema, "default": value} if found else schema
+
+    def _parameter(self, info: Any) -> Schema:
+        required = bool(getattr(info, "required", False))
+        schema = self._value_schema(
+            getattr(info, "annotation", _EMPTY),
+            required=required,
+            default=getattr(info, "default", _EMPTY),
+        )
         param: Schema = {
             "name": _wire_name(info),
             "in": info.location,
@@ -235,7 +275,7 @@ class _Builder:
 
     # -- responses -------------------------------------------------------------------------------
 
-    def _responses(self, endpoint: Endpoint, *, binds: bool, media_types: list[str]) -> Schema:
+    def _responses(self, endpoint: Endpoint, *, validates: bool, media_types: list[str]) -> Schema:
         plan = endpoint.plan
         declared = getattr(plan, "status_code", None)
         model = _response_model(endpoint)
@@ -250,7 +290,7 @@ class _Builder:
                 responses.setdefault(400, _text_error(400))
             responses.setdefault(413, _text_error(413))
             responses.setdefault(415, _text_error(415))
-        if binds:
+        if validates:
             self.uses_error = True
             responses.setdefault(
                 422,
@@ -386,19 +426,11 @@ def _docstring(func: Callable[..., Any]) -> tuple[str, str]:
 
 def _response_model(endpoint: Endpoint) -> Any:
     """The plan's response model; ``NoneType`` for a handler declared ``-> None``."""
-    plan = endpoint.plan
-    model = getattr(plan, "response_model", None)
+    model = getattr(endpoint.plan, "response_model", None)
+    if isinstance(model, str | typing.ForwardRef):
+        return None  # a forward reference the handler compiler could not resolve
     if model is not None:
         return model
-    func = endpoint.record.func
     # NOTE: the handler compiler already needed the signature, so this cannot fail here.
-    returns = inspect.signature(func).return_annotation
-    if returns is None or (isinstance(returns, str) and returns == "None"):
-        return _NONE_TYPE
-    if returns is inspect.Signature.empty:
-        return None
-    try:
-        hints = typing.get_type_hints(func, include_extras=True)
-    except Exception:
-        return None
-    return hints.get("return")
+    returns = inspect.signature(endpoint.record.func).return_annotation
+    return _NONE_TYPE if returns is None or returns == "None" else None
