@@ -45,6 +45,7 @@ from flasgo.response import (
     redirect,
 )
 from flasgo.routing import BuildError, Converter
+from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
 from flasgo.settings import Settings
 from flasgo.url import url_for
 from flasgo.websocket import WebSocket, WebSocketDisconnect
@@ -109,6 +110,10 @@ __all__ = [
     "Response",
     "RouteInfo",
     "RoutingError",
+    "SSRFConfig",
+    "SSRFGuard",
+    "SSRFResolvedURL",
+    "SSRFViolation",
     "Settings",
     "SetupFrozenError",
     "StreamingResponse",

@@ -49,6 +49,8 @@ from flasgo.settings import Settings
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
+    from flasgo.security.outbound import SafeHTTPClient
+    from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
     from flasgo.testing import TestClient
 
 __all__ = ["Flasgo", "RouteInfo"]
@@ -367,6 +369,63 @@ class Flasgo(Scaffold):
 
             path = f"{path}#{quote(_anchor, safe='')}"
         return path
+
+    # -- outbound requests ---------------------------------------------------------------------
+
+    _ssrf_guard: SSRFGuard | None = None
+
+    @property
+    def ssrf(self) -> SSRFGuard:
+        """The `SSRFGuard` built from the ``SSRF_*`` settings, rebuilt if they change."""
+        from flasgo.security.ssrf import SSRFConfig, SSRFGuard
+
+        config = SSRFConfig.from_settings(self.settings)
+        guard = self._ssrf_guard
+        if guard is None or guard.config != config:
+            guard = self._ssrf_guard = SSRFGuard(config)
+        return guard
+
+    def validate_outbound_url(self, url: str) -> str:
+        """Check `url` against the SSRF rules without DNS; return it normalised.
+
+        Raises:
+            SSRFViolation: The URL breaks a rule (a `ValueError`).
+        """
+        return self.ssrf.validate_url(url)
+
+    def resolve_outbound_url(self, url: str) -> SSRFResolvedURL:
+        """Validate `url` and pin a checked address; blocks on DNS, so not on the event loop.
+
+        Raises:
+            SSRFViolation: The URL, or an address its host resolves to, is not allowed.
+            RuntimeError: Called on a running event loop (use `aresolve_outbound_url`).
+        """
+        return self.ssrf.resolve_url(url)
+
+    async def aresolve_outbound_url(self, url: str) -> SSRFResolvedURL:
+        """Validate `url` and pin a checked address, resolving on the loop with a timeout.
+
+        Raises:
+            SSRFViolation: The URL, or an address its host resolves to, is not allowed.
+        """
+        return await self.ssrf.aresolve_url(url)
+
+    def outbound_client(
+        self,
+        *,
+        timeout: float = 10.0,
+        max_redirects: int = 5,
+        max_response_bytes: int = 10 * 1024 * 1024,
+    ) -> SafeHTTPClient:
+        """A `SafeHTTPClient` whose every hop, redirects included, passes `ssrf`."""
+        from flasgo.security.outbound import SafeHTTPClient
+
+        return SafeHTTPClient(
+            self.ssrf,
+            timeout=timeout,
+            max_redirects=max_redirects,
+            max_response_bytes=max_response_bytes,
+        )
 
     # -- running -------------------------------------------------------------------------------
 
