@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from flasgo.app import Flasgo, RouteInfo
 from flasgo.background import BackgroundTasks
 from flasgo.blueprints import Blueprint
-from flasgo.context import current_app, g, request
+from flasgo.context import current_app, g, request, session
 from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import (
     BadRequest,
@@ -46,7 +46,9 @@ from flasgo.response import (
 )
 from flasgo.routing import BuildError, Converter
 from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
+from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
 from flasgo.settings import Settings
+from flasgo.stores import MemoryStore, StoreUnavailable
 from flasgo.url import url_for
 from flasgo.websocket import WebSocket, WebSocketDisconnect
 
@@ -96,6 +98,7 @@ __all__ = [
     "Headers",
     "InternalServerError",
     "JSONResponse",
+    "MemoryStore",
     "MethodNotAllowed",
     "MultiDict",
     "NotFound",
@@ -114,8 +117,12 @@ __all__ = [
     "SSRFGuard",
     "SSRFResolvedURL",
     "SSRFViolation",
+    "ServerSideSessions",
+    "Session",
+    "SessionBackend",
     "Settings",
     "SetupFrozenError",
+    "StoreUnavailable",
     "StreamingResponse",
     "TestClient",
     "TestResponse",
@@ -132,8 +139,11 @@ __all__ = [
     "current_app",
     "g",
     "jsonify",
+    "login",
+    "logout",
     "make_response",
     "redirect",
     "request",
+    "session",
     "url_for",
 ]

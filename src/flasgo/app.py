@@ -40,11 +40,13 @@ from flasgo.lifespan import Lifespan
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
 from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
-from flasgo.routing import Converter, Router, parse_rule
+from flasgo.routing import Converter, Router, RuleEntry, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
 from flasgo.security.events import log_security_event
 from flasgo.security.hosts import HostValidator
 from flasgo.security.proxy import ProxyResolver
+from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
+from flasgo.sessions.session import SessionTooLarge, mark_private
 from flasgo.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,6 +136,8 @@ class Flasgo(Scaffold):
             UPPERCASE attributes are settings, or an object with UPPERCASE attributes.
             ``FLASGO_*`` environment variables fill keys the source does not set.
         name: A name for logs and the CLI; defaults to ``"flasgo"``.
+        session_backend: Where sessions live; signed cookies by default, server-side in
+            Redis when ``REDIS_URL`` is set (see `flasgo.sessions`).
     """
 
     def __init__(
@@ -141,8 +145,10 @@ class Flasgo(Scaffold):
         settings: Settings | Mapping[str, Any] | str | object | None = None,
         *,
         name: str = "flasgo",
+        session_backend: SessionBackend | None = None,
     ) -> None:
         super().__init__(name)
+        self._session_backend = session_backend
         self.settings: Settings = Settings.load(settings)
         self.state = SimpleNamespace()
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
@@ -168,12 +174,15 @@ class Flasgo(Scaffold):
         )
         self._base_blocks: tuple[Block, Block] = ([], [])
         self._base_names: frozenset[str] = frozenset()
-        self._text_blocks: tuple[Block, Block] = ([], [])
-        self._json_blocks: tuple[Block, Block] = ([], [])
+        self._text_blocks: tuple[Block, Block, str] = ([], [], TEXT)
+        self._json_blocks: tuple[Block, Block, str] = ([], [], JSON)
         self._limits = (0, 0, 0)
         self._host_validator: HostValidator | None = None
         self._proxy: ProxyResolver | None = None
         self._screening = False
+        self.sessions: SessionBackend = CookieSessions(self.settings)
+        self._preload_sessions = False
+        self._refresh_sessions = False
         self._request_ids = RequestIds()
 
     # -- registration --------------------------------------------------------------------------
@@ -498,8 +507,9 @@ class Flasgo(Scaffold):
         self._base_blocks = (base, secure)
         self._base_names = frozenset(name.decode("latin-1") for name, _ in secure)
         text, json = (b"content-type", TEXT.encode()), (b"content-type", JSON.encode())
-        self._text_blocks = ([*base, text], [*secure, text])
-        self._json_blocks = ([*base, json], [*secure, json])
+        # A third entry names the content type, for the rare fall back to a Response.
+        self._text_blocks = ([*base, text], [*secure, text], TEXT)
+        self._json_blocks = ([*base, json], [*secure, json], JSON)
         self._limits = (
             settings.MAX_REQUEST_HEADERS,
             settings.MAX_REQUEST_HEAD_BYTES,
@@ -510,6 +520,11 @@ class Flasgo(Scaffold):
         )
         self._proxy = ProxyResolver(settings.TRUSTED_PROXIES) if settings.TRUSTED_PROXIES else None
         self._screening = True
+        self.sessions = self._session_backend or _default_sessions(settings)
+        # Server-side sessions need I/O to load, so they are loaded before the handler when
+        # the cookie is there; signed cookies are verified lazily, on first use.
+        self._preload_sessions = not isinstance(self.sessions, CookieSessions)
+        self._refresh_sessions = settings.SESSION_REFRESH_EACH_REQUEST
 
     # -- ASGI ----------------------------------------------------------------------------------
 
@@ -558,22 +573,14 @@ class Flasgo(Scaffold):
         else:
             entry, params = match
             target = entry.targets.get(method)
-            if target is not None:
-                endpoint = target
-            elif method == "HEAD" and "GET" in entry.targets:
-                endpoint = entry.targets["GET"]
-            else:
-                endpoint = self._fallback
-                preset = (
-                    Response(b"", 204, {"allow": entry.allow})
-                    if method == "OPTIONS"
-                    else MethodNotAllowed(
-                        f"Method Not Allowed. Use one of: {entry.allow}.", {"allow": entry.allow}
-                    )
-                )
+            if target is None:
+                target, preset = self._other_method(entry, method)
+            endpoint = target
         request = Request(scope, receive, self, params, endpoint.name or None, entry)
         token = request_var.set(request)
         try:
+            if self._preload_sessions and not await self._preload_session(request, send):
+                return
             if endpoint.simple and preset is None:
                 await self._dispatch_simple(request, endpoint, params, send, method == "HEAD")
             else:
@@ -611,6 +618,31 @@ class Flasgo(Scaffold):
         body, content_type = exc.render()
         await self._send(send, Response(body, exc.status_code, exc.headers, content_type), request)
 
+    def _other_method(
+        self, entry: RuleEntry[Endpoint], method: str
+    ) -> tuple[Endpoint, Response | HTTPException | None]:
+        """The path matched but `method` has no handler: automatic HEAD/OPTIONS, or 405."""
+        if method == "HEAD" and "GET" in entry.targets:
+            return entry.targets["GET"], None
+        if method == "OPTIONS":
+            return self._fallback, Response(b"", 204, {"allow": entry.allow})
+        return self._fallback, MethodNotAllowed(
+            f"Method Not Allowed. Use one of: {entry.allow}.", {"allow": entry.allow}
+        )
+
+    async def _preload_session(self, request: Request, send: Any) -> bool:
+        """Load a server-side session before the handler; False when the store failed."""
+        if not self.sessions.has_cookie(request):
+            return True
+        try:
+            request._session = await self.sessions.load(request)
+        except HTTPException as exc:  # a store outage: 503, before any handler ran
+            await self._send(
+                send, await self._handle_exception(request, self._fallback, exc), request
+            )
+            return False
+        return True
+
     def _not_found(self, path: str, scope: dict[str, Any]) -> Response | HTTPException:
         if self.settings.REDIRECT_TRAILING_SLASH and path != "/":
             other = path[:-1] if path.endswith("/") else f"{path}/"
@@ -622,7 +654,7 @@ class Flasgo(Scaffold):
         shown = path if len(path) <= 200 else f"{path[:200]}..."
         return NotFound(_NOT_FOUND.format(path=shown))
 
-    async def _dispatch_simple(  # noqa: PLR0912 - PERF: the hot path stays one function
+    async def _dispatch_simple(
         self,
         request: Request,
         endpoint: Endpoint,
@@ -651,15 +683,15 @@ class Flasgo(Scaffold):
                 body = encode_json(result)
                 blocks = self._json_blocks
             else:
-                await self._send(send, to_response(result), request)
-                if plan.defers:
-                    await finish_request(request, None)
+                await self._finish(request, plan, to_response(result), send, None)
                 return
         except Exception as exc:
             response = await self._handle_exception(request, endpoint, exc)
-            await self._send(send, response, request)
-            if plan.defers:
-                await finish_request(request, exc)
+            await self._finish(request, plan, response, send, exc)
+            return
+        if request._session is not None or self._refresh_sessions:
+            # The session was used: finish through a Response so it can be saved.
+            await self._finish(request, plan, Response(body, 200, None, blocks[2]), send, None)
             return
         headers = [
             *blocks[request.scope.get("scheme") == "https"],
@@ -671,6 +703,26 @@ class Flasgo(Scaffold):
         await send({"type": "http.response.body", "body": b"" if is_head else body})
         if plan.defers:
             await finish_request(request, None)
+
+    async def _finish(
+        self,
+        request: Request,
+        plan: HandlerPlan,
+        response: Response,
+        send: Any,
+        error: Exception | None,
+    ) -> None:
+        """The fast path's way out for anything but a plain 200: session, send, deferred work."""
+        session = request._session
+        if error is None:
+            if session is not None or self._refresh_sessions:
+                response = await self._save_session(request, response)
+        elif session is not None and session.accessed:
+            # A failed request never writes the session, but what it read is private.
+            mark_private(response, default_no_store=self.settings.ENFORCE_NO_STORE_CACHE)
+        await self._send(send, response, request)
+        if plan.defers:
+            await finish_request(request, error)
 
     async def _dispatch(
         self,
@@ -684,10 +736,15 @@ class Flasgo(Scaffold):
         try:
             try:
                 response = await self._full_dispatch(request, endpoint, params, preset)
+                if request._session is not None or self._refresh_sessions:
+                    response = await self._save_session(request, response)
             except Exception as exc:
                 error = exc
                 response = await self._handle_exception(request, endpoint, exc)
                 response = await self._after(request, endpoint, response, from_error=True)
+                if request._session is not None and request._session.accessed:
+                    # A failed request never writes the session, but what it read is private.
+                    mark_private(response, default_no_store=self.settings.ENFORCE_NO_STORE_CACHE)
             await self._send(send, response, request)
         finally:
             if endpoint.plan.defers:
@@ -794,6 +851,41 @@ class Flasgo(Scaffold):
         )
         return self._internal_error(exc)
 
+    def open_session(self, request: Request) -> Session:
+        """Load `request`'s session now (called by `Request.session` on first use).
+
+        Raises:
+            RuntimeError: The backend needs I/O to load (server-side sessions are loaded
+                before the handler runs, so this only happens outside the pipeline).
+        """
+        if not self.sessions.has_cookie(request):
+            return Session()
+        # NOTE: the signed-cookie backend's load() never awaits, so it runs to completion
+        # here; a backend that does await must be preloaded (see `_preload_sessions`).
+        loading = self.sessions.load(request)
+        try:
+            loading.send(None)
+        except StopIteration as done:
+            session: Session = done.value
+            return session
+        loading.close()
+        raise RuntimeError("This session backend loads asynchronously; it cannot load lazily.")
+
+    async def _save_session(self, request: Request, response: Response) -> Response:
+        session = request._session
+        if session is None:  # only SESSION_REFRESH_EACH_REQUEST gets here without a session
+            if not self.sessions.has_cookie(request):
+                return response
+            session = request.session
+        try:
+            await self.sessions.save(request, session, response)
+        except HTTPException as exc:  # store outage (503) or a lost write race (409)
+            return await self._handle_exception(request, self._fallback, exc)
+        except (SessionTooLarge, TypeError) as exc:
+            error_log.error("session-save-failed %s", exc)
+            return self._internal_error(exc)
+        return response
+
     def _internal_error(self, exc: BaseException) -> Response:
         if self.settings.DEBUG:
             detail = "".join(traceback.format_exception(exc))
@@ -837,6 +929,14 @@ def _install_docs(app: Flasgo) -> None:
     from flasgo.openapi.docs import install_docs
 
     install_docs(app)
+
+
+def _default_sessions(settings: Settings) -> SessionBackend:
+    if settings.REDIS_URL:
+        from flasgo.stores.redis import RedisStore
+
+        return ServerSideSessions(RedisStore.from_url(settings.REDIS_URL), settings)
+    return CookieSessions(settings)
 
 
 def _join_rule(prefix: str, rule: str) -> str:

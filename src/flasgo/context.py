@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from flasgo.app import Flasgo
     from flasgo.request import Request
+    from flasgo.sessions import Session
 
-__all__ = ["AppGlobals", "current_app", "g", "request"]
+__all__ = ["AppGlobals", "current_app", "g", "request", "session"]
 
 request_var: ContextVar[Request] = ContextVar("flasgo.request")
 app_var: ContextVar[Flasgo] = ContextVar("flasgo.app")
@@ -131,6 +132,11 @@ def _g() -> AppGlobals:
     return request_var.get().g
 
 
+def _session() -> Session:
+    return request_var.get().session
+
+
 request = cast("Request", _Proxy(request_var.get, "request"))
+session = cast("Session", _Proxy(_session, "session"))
 g = cast(AppGlobals, _Proxy(_g, "g"))
 current_app = cast("Flasgo", _Proxy(_current_app, "current_app"))

@@ -159,10 +159,17 @@ def _the_request(request: Request) -> Request:
     return request
 
 
+def _the_session(request: Request) -> Any:
+    return request.session
+
+
 def _register_builtin_injectables() -> None:
     from flasgo.request import Request
 
     _INJECTABLES.setdefault(Request, _the_request)
+    from flasgo.sessions import Session
+
+    _INJECTABLES.setdefault(Session, _the_session)
 
 
 # -- one callable's signature ------------------------------------------------------------------

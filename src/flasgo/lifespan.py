@@ -76,6 +76,9 @@ class Lifespan:
         try:
             for func in self.shutdown:
                 await self._call(func)
+            store = getattr(self.app.sessions, "store", None)  # server-side sessions
+            if store is not None:
+                await store.close()
         finally:
             try:
                 if stack is not None:

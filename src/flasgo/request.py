@@ -18,6 +18,7 @@ from flasgo.request_id import is_valid_request_id
 if TYPE_CHECKING:
     from flasgo.app import Flasgo
     from flasgo.routing import RuleEntry
+    from flasgo.sessions import Session
 
 __all__ = ["ClientDisconnected", "Request"]
 
@@ -49,6 +50,7 @@ class Request:
         "_json",
         "_receive",
         "_request_id",
+        "_session",
         "_stream_consumed",
         "app",
         "endpoint",
@@ -81,6 +83,7 @@ class Request:
         self._g: AppGlobals | None = None
         self._stream_consumed = False
         self._request_id: str | None = None
+        self._session: Session | None = None
 
     # -- the request line -------------------------------------------------------------------
 
@@ -217,6 +220,18 @@ class Request:
         if g is None:
             g = self._g = AppGlobals()
         return g
+
+    @property
+    def session(self) -> Session:
+        """The session (signed cookie by default), loaded on first use.
+
+        Reading it marks the response ``Vary: Cookie`` and private; changing it writes the
+        cookie when the handler succeeds.
+        """
+        session = self._session
+        if session is None:
+            session = self._session = self.app.open_session(self)
+        return session
 
     @property
     def request_id(self) -> str:
