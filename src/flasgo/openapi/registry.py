@@ -89,6 +89,10 @@ class SchemaRegistry:
         schemas, components = self._generate(models)
         for (_, placeholder), slot in zip(self._pending, slots, strict=True):
             placeholder.update(schemas[slot])
+        for schema in components.values():
+            # NOTE: the binder rejects fields a model does not declare (422 unknown_field).
+            if schema.get("type") == "object" and "properties" in schema:
+                schema.setdefault("additionalProperties", False)
         self.components.update(components)
         self.components.update(self._extra)
         self._pending.clear()

@@ -53,6 +53,7 @@ _DESCRIPTIONS = {
     204: "No Content",
     400: "The body is not valid JSON.",
     413: "The body is larger than MAX_REQUEST_BODY_BYTES.",
+    404: "Nothing at this path: a placeholder's text does not fit its converter.",
     415: "The body's Content-Type is not one this operation accepts.",
     422: "A parameter or the body does not validate; `errors` lists every failing field.",
 }
@@ -140,10 +141,18 @@ class _Builder:
             # NOTE: a second rule with the same template (``<x>`` and ``<int:x>``) keeps the
             # first registration's operation; a path item holds one per method.
             if key in _METHODS and key not in item:
-                item[key] = self._operation(endpoint, key, params, validates=validates)
+                item[key] = self._operation(
+                    endpoint, key, params, validates=validates, templated=bool(parsed.placeholders)
+                )
 
     def _operation(
-        self, endpoint: Endpoint, method: str, params: list[Schema], *, validates: bool
+        self,
+        endpoint: Endpoint,
+        method: str,
+        params: list[Schema],
+        *,
+        validates: bool,
+        templated: bool,
     ) -> Schema:
         plan = endpoint.plan
         operation: Schema = {"operationId": self._operation_id(endpoint.name, method)}
@@ -171,7 +180,10 @@ class _Builder:
                 },
             }
         operation["responses"] = self._responses(
-            endpoint, validates=validates or body is not None, media_types=media_types
+            endpoint,
+            validates=validates or body is not None,
+            templated=templated,
+            media_types=media_types,
         )
         return operation
 
@@ -275,7 +287,9 @@ class _Builder:
 
     # -- responses -------------------------------------------------------------------------------
 
-    def _responses(self, endpoint: Endpoint, *, validates: bool, media_types: list[str]) -> Schema:
+    def _responses(
+        self, endpoint: Endpoint, *, validates: bool, templated: bool, media_types: list[str]
+    ) -> Schema:
         plan = endpoint.plan
         declared = getattr(plan, "status_code", None)
         model = _response_model(endpoint)
@@ -285,6 +299,8 @@ class _Builder:
         if content is not None:
             success["content"] = content
         responses: dict[int, Schema] = {status: success}
+        if templated:
+            responses.setdefault(404, _text_error(404))
         if media_types:
             if any(is_json_media_type(media) for media in media_types):
                 responses.setdefault(400, _text_error(400))
