@@ -19,6 +19,9 @@ from flasgo.serving import (
     serve,
 )
 
+# Several workers need one configured SECRET_KEY (security/checks.py).
+SHARED_KEY = {"SECRET_KEY": "k" * 8 + "Zq3_vT9xLw2Ry8Pn4Hc6Bd1Mf5Gj7Ks0"}
+
 
 class Recorder:
     """Stands in for ``uvicorn.run`` and records how it was called."""
@@ -143,7 +146,7 @@ def test_explicit_reload_false_beats_debug(uvicorn_run: Recorder) -> None:
 
 
 def test_workers_pass_a_factory_import_string(uvicorn_run: Recorder) -> None:
-    serve(LoadedApp(Flasgo(), "project:create_app", factory=True), workers=3)
+    serve(LoadedApp(Flasgo(SHARED_KEY), "project:create_app", factory=True), workers=3)
 
     target, options = uvicorn_run.only
     assert target == "project:create_app"
@@ -156,7 +159,7 @@ def test_web_concurrency_sets_workers(
 ) -> None:
     monkeypatch.setenv("WEB_CONCURRENCY", "4")
 
-    serve(LoadedApp(Flasgo(), "project:app"))
+    serve(LoadedApp(Flasgo(SHARED_KEY), "project:app"))
 
     target, options = uvicorn_run.only
     assert target == "project:app"
@@ -280,7 +283,7 @@ def test_serve_runs_granian_with_an_import_string(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(granian, "Granian", FakeGranian)
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
 
-    serve(LoadedApp(Flasgo(), "project:app"), server="granian", port=9002, workers=2)
+    serve(LoadedApp(Flasgo(SHARED_KEY), "project:app"), server="granian", port=9002, workers=2)
 
     (target, options), served = seen
     assert target == "project:app"

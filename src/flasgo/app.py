@@ -42,6 +42,7 @@ from flasgo.request_id import RequestIds
 from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
 from flasgo.routing import Converter, Router, RuleEntry, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
+from flasgo.security.checks import check_startup
 from flasgo.security.events import log_security_event
 from flasgo.security.hosts import HostValidator
 from flasgo.security.proxy import ProxyResolver
@@ -473,6 +474,8 @@ class Flasgo(Scaffold):
     def _freeze(self) -> ASGIApp:
         if self._entry is not None:
             return self._entry
+        # SECURITY: one loud warning for a generated SECRET_KEY; an error with several workers.
+        check_startup(self.settings)
         for install in self._installers:
             install(self)
         self._frozen = True

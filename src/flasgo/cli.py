@@ -1,5 +1,5 @@
 """The ``flasgo`` command line: ``run`` serves an app, ``routes`` lists its URL rules,
-``openapi`` exports its OpenAPI document.
+``openapi`` exports its OpenAPI document, ``check --deploy`` lists its production problems.
 
 Importing this module costs click only: discovery, the app and the servers load when a command
 runs. Errors in the user's target end the command with exit status 2 and a one-paragraph
@@ -230,6 +230,51 @@ def openapi(*, target: str | None, app_option: str | None, output: str) -> None:
     except OSError as exc:
         raise click.ClickException(f"Cannot write {output}: {exc.strerror or exc}") from exc
     click.echo(f"Wrote the OpenAPI document of {loaded.source} to {output}", err=True)
+
+
+@cli.command(epilog=_TARGET_HELP)
+@click.argument("target", required=False)
+@_app_option
+@click.option("--deploy", is_flag=True, help="Check the settings for production.")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def check(*, target: str | None, app_option: str | None, deploy: bool, as_json: bool) -> None:
+    """Check the app at TARGET; with --deploy, list its production problems (exit 1 on errors)."""
+    from flasgo.security.checks import deploy_problems, has_errors
+    from flasgo.settings import Settings
+
+    loaded = _load(target, app_option)
+    settings = getattr(loaded.app, "settings", None)
+    if not isinstance(settings, Settings):
+        raise TargetError(
+            f"'{loaded.source}' is not a Flasgo app (it has no Flasgo settings), so there is "
+            "nothing to check"
+        )
+    problems = deploy_problems(settings) if deploy else []
+    errors = sum(problem.level == "error" for problem in problems)
+    if as_json:
+        report = {
+            "target": loaded.source,
+            "deploy": deploy,
+            "errors": errors,
+            "warnings": len(problems) - errors,
+            "problems": [problem.as_dict() for problem in problems],
+        }
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for problem in problems:
+            click.echo(f"{problem.code} {problem.level:<7} {problem.setting}: {problem.message}")
+            click.echo(f"{'':14}fix: {problem.fix}")
+        click.echo(_check_summary(loaded.source, deploy, errors, len(problems) - errors))
+    if has_errors(problems):
+        raise click.exceptions.Exit(1)
+
+
+def _check_summary(source: str, deploy: bool, errors: int, warnings: int) -> str:
+    if not deploy:
+        return f"{source} loads. Pass --deploy to check its settings for production."
+    if not errors and not warnings:
+        return f"{source}: no deployment problems found."
+    return f"{source}: {errors} error(s), {warnings} warning(s)."
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from flasgo.discovery import AppObject, LoadedApp, import_string_for, load_app
 from flasgo.exceptions import ConfigurationError
+from flasgo.security.checks import require_shared_secret
 
 __all__ = [
     "WORKERS_ENV",
@@ -72,6 +73,7 @@ def serve(
     if reload is None:
         reload = bool(_setting(loaded.app, "DEBUG", default=False))
     workers = resolve_workers(workers, reload=reload)
+    require_shared_secret(loaded.app, workers)
     common: dict[str, Any] = {
         "host": host,
         "port": port,
