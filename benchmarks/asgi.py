@@ -17,13 +17,24 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 _DISCONNECT: Message = {"type": "http.disconnect"}
 
 
-def build_scope(endpoint: Endpoint, probe: Probe) -> dict[str, Any]:
-    """Return the http scope a server would pass for `probe` (without `state`, set per request)."""
+Headers = list[tuple[bytes, bytes]]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def build_scope(
+    endpoint: Endpoint, probe: Probe, unsafe_headers: Headers | None = None
+) -> dict[str, Any]:
+    """Return the http scope a server would pass for `probe` (without `state`, set per request).
+
+    `unsafe_headers` (see `csrf_headers`) are added when the method is not a safe one.
+    """
     headers = [
         (b"host", HOST.encode()),
         (b"user-agent", b"flasgo-bench"),
         (b"accept", b"*/*"),
     ]
+    if unsafe_headers and endpoint.method not in SAFE_METHODS:
+        headers += unsafe_headers
     if endpoint.body:
         headers += [
             (b"content-type", b"application/json"),
@@ -110,6 +121,37 @@ async def call(
 
     await app({**scope, "state": state.copy()}, receiver(body), send)
     return messages
+
+
+def csrf_cookie(set_cookies: list[bytes]) -> tuple[bytes, bytes] | None:
+    """Return the (name, value) of a CSRF cookie among `Set-Cookie` values, if there is one."""
+    for set_cookie in set_cookies:
+        name, _, value = set_cookie.split(b";", 1)[0].strip().partition(b"=")
+        if b"csrf" in name.lower() and value:
+            return name, value
+    return None
+
+
+def unsafe_request_headers(cookie: tuple[bytes, bytes] | None, origin: bytes) -> Headers:
+    """Return what a same-origin browser client sends on unsafe requests: its CSRF cookie, the
+    token echoed in `X-CSRF-Token`, and `Origin` (nothing when the app issued no CSRF cookie)."""
+    if cookie is None:
+        return []
+    name, value = cookie
+    return [(b"cookie", name + b"=" + value), (b"x-csrf-token", value), (b"origin", origin)]
+
+
+async def csrf_headers(app: ASGIApp, state: dict[str, Any]) -> Headers:
+    """GET /json once, as a client's first visit, and return the headers for unsafe requests.
+
+    Apps with CSRF protection (Flasgo's secure defaults) issue their cookie on that response;
+    the benchmark then measures the POST a legitimate same-origin client makes.
+    """
+    scope = build_scope(Endpoint("first-visit", "GET", ()), Probe("/json", "", None))
+    messages = await call(app, scope, b"", state)
+    start = messages[0] if messages else {}
+    cookies = [bytes(v) for k, v in start.get("headers", []) if bytes(k).lower() == b"set-cookie"]
+    return unsafe_request_headers(csrf_cookie(cookies), b"http://" + HOST.encode())
 
 
 def _canonical(value: object) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import asgi, inprocess
-from benchmarks.asgi import ASGIApp, build_scope
+from benchmarks.asgi import ASGIApp, Headers, build_scope
 from benchmarks.endpoints import Endpoint
 
 _HARNESS_FILES = {asgi.__file__, inprocess.__file__}
@@ -58,9 +58,14 @@ def _is_harness(func: tuple[str, int, str]) -> bool:
 
 
 async def _profiled_loop(
-    app: ASGIApp, endpoint: Endpoint, state: dict[str, Any], n: int, profiler: cProfile.Profile
+    app: ASGIApp,
+    endpoint: Endpoint,
+    state: dict[str, Any],
+    n: int,
+    profiler: cProfile.Profile,
+    unsafe_headers: Headers | None,
 ) -> None:
-    scopes = [build_scope(endpoint, probe) for probe in endpoint.probes]
+    scopes = [build_scope(endpoint, probe, unsafe_headers) for probe in endpoint.probes]
     await inprocess.timed_loop(app, scopes, endpoint.body, state, n)  # warm caches
     profiler.enable()
     await inprocess.timed_loop(app, scopes, endpoint.body, state, n)
@@ -76,11 +81,16 @@ def _app_calls(func: tuple[str, int, str], row: tuple[Any, ...]) -> int:
 
 
 async def profile_endpoint(
-    app: ASGIApp, endpoint: Endpoint, state: dict[str, Any], n: int = 4096, top: int = 12
+    app: ASGIApp,
+    endpoint: Endpoint,
+    state: dict[str, Any],
+    n: int = 4096,
+    top: int = 12,
+    unsafe_headers: Headers | None = None,
 ) -> CallProfile:
     """Profile `n` requests of `endpoint` and return calls per request and the top functions."""
     profiler = cProfile.Profile()
-    await _profiled_loop(app, endpoint, state, n, profiler)
+    await _profiled_loop(app, endpoint, state, n, profiler, unsafe_headers)
     stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     rows = []
     total = python = 0

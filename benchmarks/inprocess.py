@@ -14,7 +14,17 @@ from typing import Any
 
 import uvloop
 
-from benchmarks.asgi import ASGIApp, Lifespan, build_scope, call, receiver, sink, verify
+from benchmarks.asgi import (
+    ASGIApp,
+    Headers,
+    Lifespan,
+    build_scope,
+    call,
+    csrf_headers,
+    receiver,
+    sink,
+    verify,
+)
 from benchmarks.endpoints import ENDPOINTS, Endpoint
 
 Cell = float | str
@@ -75,10 +85,13 @@ async def timed_loop(
     return clock() - start
 
 
-async def check(app: ASGIApp, endpoint: Endpoint, state: dict[str, Any]) -> str | None:
+async def check(
+    app: ASGIApp, endpoint: Endpoint, state: dict[str, Any], unsafe_headers: Headers | None = None
+) -> str | None:
     """Return why `app` answers some probe of `endpoint` wrongly, or None."""
     for probe in endpoint.probes:
-        messages = await call(app, build_scope(endpoint, probe), endpoint.body, state)
+        scope = build_scope(endpoint, probe, unsafe_headers)
+        messages = await call(app, scope, endpoint.body, state)
         problem = verify(endpoint, probe, messages)
         if problem is not None:
             return problem
@@ -111,6 +124,7 @@ class _Contender:
     name: str
     app: ASGIApp
     lifespan: Lifespan
+    unsafe_headers: Headers
 
 
 async def _start(names: Iterable[str], notes: list[str]) -> list[_Contender]:
@@ -120,22 +134,25 @@ async def _start(names: Iterable[str], notes: list[str]) -> list[_Contender]:
             app = load_app(name)
             lifespan = Lifespan(app)
             await lifespan.startup()
+            unsafe_headers = await csrf_headers(app, lifespan.state)
         except Exception as exc:
             notes.append(f"in-process {name}: could not start: {type(exc).__name__}: {exc}")
             continue
-        contenders.append(_Contender(name, app, lifespan))
+        contenders.append(_Contender(name, app, lifespan, unsafe_headers))
     return contenders
 
 
 async def _ready(
     contenders: list[_Contender], endpoint: Endpoint, seconds: float, notes: list[str]
-) -> dict[str, tuple[_Contender, int]]:
-    """Check each contender on `endpoint`; return the good ones with their request counts."""
-    scopes = [build_scope(endpoint, probe) for probe in endpoint.probes]
+) -> dict[str, tuple[_Contender, list[dict[str, Any]], int]]:
+    """Check each contender on `endpoint`; return the good ones, their scopes and counts."""
     ready = {}
     for contender in contenders:
+        scopes = [build_scope(endpoint, p, contender.unsafe_headers) for p in endpoint.probes]
         try:
-            problem = await check(contender.app, endpoint, contender.lifespan.state)
+            problem = await check(
+                contender.app, endpoint, contender.lifespan.state, contender.unsafe_headers
+            )
         except Exception as exc:
             problem = f"raised {type(exc).__name__}: {exc}"
         if problem is not None:
@@ -143,7 +160,7 @@ async def _ready(
             continue
         state = contender.lifespan.state
         n = await calibrate(contender.app, scopes, endpoint.body, state, seconds)
-        ready[contender.name] = (contender, n)
+        ready[contender.name] = (contender, scopes, n)
     return ready
 
 
@@ -159,11 +176,10 @@ async def _bench_all(
     contenders = await _start(names, notes)
     try:
         for endpoint in endpoints:
-            scopes = [build_scope(endpoint, probe) for probe in endpoint.probes]
             ready = await _ready(contenders, endpoint, timing.seconds, notes)
             samples: dict[str, list[float]] = {name: [] for name in ready}
             for _ in range(timing.repeats):
-                for name, (contender, n) in ready.items():
+                for name, (contender, scopes, n) in ready.items():
                     gc.collect()
                     state = contender.lifespan.state
                     elapsed = await timed_loop(contender.app, scopes, endpoint.body, state, n)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.asgi import SAFE_METHODS, Headers, csrf_cookie, unsafe_request_headers
 from benchmarks.endpoints import ENDPOINTS, VAR_IDS, Endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +135,8 @@ class Server:
 
     port: int
     pid: int
+    unsafe_headers: Headers = dataclasses.field(default_factory=list)
+    """What a client that visited once sends on unsafe requests (CSRF cookie and token)."""
 
 
 @contextlib.contextmanager
@@ -154,7 +157,7 @@ def serve(name: str, pin: bool) -> Iterator[Server]:
                 tail = log.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"{exc}\n{tail}") from None
             # NOTE: taskset execs the server, so the pid is the server's own.
-            yield Server(port, process.pid)
+            yield Server(port, process.pid, http_csrf_headers(port))
         finally:
             process.terminate()
             try:
@@ -164,12 +167,32 @@ def serve(name: str, pin: bool) -> Iterator[Server]:
                 process.wait()
 
 
-def check_http(port: int, endpoint: Endpoint) -> str | None:
+def http_csrf_headers(port: int) -> Headers:
+    """GET /json once as a first visit; return the headers for unsafe requests (see asgi)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/json")
+        response = conn.getresponse()
+        response.read()
+        cookies = [value.encode("latin-1") for value in response.headers.get_all("set-cookie", [])]
+    finally:
+        conn.close()
+    return unsafe_request_headers(csrf_cookie(cookies), f"http://127.0.0.1:{port}".encode())
+
+
+def _request_headers(endpoint: Endpoint, unsafe: Headers) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"} if endpoint.body else {}
+    if endpoint.method not in SAFE_METHODS:
+        headers |= {name.decode(): value.decode("latin-1") for name, value in unsafe}
+    return headers
+
+
+def check_http(port: int, endpoint: Endpoint, unsafe: Headers) -> str | None:
     """Request a few probes of `endpoint` over HTTP; return what is wrong, or None."""
     for probe in endpoint.probes[:3]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            headers = {"Content-Type": "application/json"} if endpoint.body else {}
+            headers = _request_headers(endpoint, unsafe)
             conn.request(endpoint.method, probe.target, body=endpoint.body or None, headers=headers)
             response = conn.getresponse()
             body = response.read()
@@ -183,14 +206,17 @@ def check_http(port: int, endpoint: Endpoint) -> str | None:
     return None
 
 
-def lua_script(endpoint: Endpoint) -> str | None:
+def lua_script(endpoint: Endpoint, unsafe: Headers) -> str | None:
     """Return the wrk Lua script `endpoint` needs (POST body, varying path), or None."""
     if endpoint.body:
-        return (
-            f'wrk.method = "{endpoint.method}"\n'
-            f"wrk.body = '{endpoint.body.decode()}'\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
+        headers = "".join(
+            f'wrk.headers["{name}"] = "{value}"\n'
+            for name, value in _request_headers(endpoint, unsafe).items()
         )
+        return (
+            f"wrk.method = \"{endpoint.method}\"\nwrk.body = '{endpoint.body.decode()}'\n{headers}"
+        )
+
     if len(endpoint.probes) > 1:
         prefix = endpoint.probes[0].path.rsplit("/", 1)[0]
         return (
@@ -231,7 +257,7 @@ def run_wrk(
     url = f"http://127.0.0.1:{server.port}{endpoint.probes[0].target}"
     argv = ["wrk", f"-t{config.threads}", f"-c{config.connections}", f"-d{seconds}s", "--latency"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        if (lua := lua_script(endpoint)) is not None:
+        if (lua := lua_script(endpoint, server.unsafe_headers)) is not None:
             script.write(lua)
             script.flush()
             argv += ["-s", script.name]
@@ -255,7 +281,7 @@ def _bench_server(
     try:
         with serve(name, pin) as server:
             for endpoint in endpoints:
-                problem = check_http(server.port, endpoint)
+                problem = check_http(server.port, endpoint, server.unsafe_headers)
                 if problem is not None:
                     notes.append(f"loopback {name}/{endpoint.name}: FAIL {problem}")
                     row[endpoint.name] = "FAIL"

@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.apps import FRAMEWORKS, OURS
-from benchmarks.asgi import Lifespan
+from benchmarks.asgi import Lifespan, csrf_headers
 from benchmarks.callcount import CallProfile, profile_endpoint
 from benchmarks.endpoints import ENDPOINTS, Endpoint
 from benchmarks.importtime import IMPORTS, measure_imports
@@ -134,14 +134,17 @@ def profile_frameworks(
     async def profile(app: Any) -> dict[str, CallProfile | str]:
         lifespan = Lifespan(app)
         await lifespan.startup()
+        unsafe = await csrf_headers(app, lifespan.state)
         row: dict[str, CallProfile | str] = {}
         try:
             for endpoint in endpoints:
                 try:
-                    if await check(app, endpoint, lifespan.state) is not None:
+                    if await check(app, endpoint, lifespan.state, unsafe) is not None:
                         row[endpoint.name] = "FAIL"
                         continue
-                    row[endpoint.name] = await profile_endpoint(app, endpoint, lifespan.state)
+                    row[endpoint.name] = await profile_endpoint(
+                        app, endpoint, lifespan.state, unsafe_headers=unsafe
+                    )
                 except Exception as exc:
                     row[endpoint.name] = f"{type(exc).__name__}"
         finally:
