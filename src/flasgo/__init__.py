@@ -32,6 +32,13 @@ from flasgo.exceptions import (
 )
 from flasgo.handlers import RequestValidationError
 from flasgo.params import Body, Cookie, Depends, File, Form, Header, Query
+from flasgo.ratelimit import (
+    RateLimiter,
+    RateLimitExceeded,
+    RateLimitRule,
+    RedisRateLimiter,
+    rate_limit,
+)
 from flasgo.request import Request
 from flasgo.response import (
     HTMLResponse,
@@ -46,6 +53,7 @@ from flasgo.response import (
 )
 from flasgo.routing import BuildError, Converter
 from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
+from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
 from flasgo.settings import Settings
 from flasgo.stores import MemoryStore, StoreUnavailable
@@ -105,7 +113,11 @@ __all__ = [
     "PayloadTooLarge",
     "PlainTextResponse",
     "Query",
+    "RateLimitExceeded",
+    "RateLimitRule",
+    "RateLimiter",
     "RedirectResponse",
+    "RedisRateLimiter",
     "Request",
     "RequestHeaderFieldsTooLarge",
     "RequestTimeout",
@@ -117,6 +129,7 @@ __all__ = [
     "SSRFGuard",
     "SSRFResolvedURL",
     "SSRFViolation",
+    "SecurityFailureThrottle",
     "ServerSideSessions",
     "Session",
     "SessionBackend",
@@ -142,6 +155,7 @@ __all__ = [
     "login",
     "logout",
     "make_response",
+    "rate_limit",
     "redirect",
     "request",
     "session",

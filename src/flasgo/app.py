@@ -37,6 +37,7 @@ from flasgo.exceptions import (
 from flasgo.handlers import HandlerPlan, compile_handler
 from flasgo.jsonenc import encode_json
 from flasgo.lifespan import Lifespan
+from flasgo.ratelimit import EndpointLimits, RateLimitBackend, Usage, install_rate_limits, stamp
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
 from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
@@ -46,6 +47,7 @@ from flasgo.security.checks import check_startup
 from flasgo.security.events import log_security_event
 from flasgo.security.hosts import HostValidator
 from flasgo.security.proxy import ProxyResolver
+from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.sessions.session import SessionTooLarge, mark_private
 from flasgo.settings import Settings
@@ -100,6 +102,7 @@ class Endpoint:
         "methods",
         "name",
         "plan",
+        "rate_limits",
         "record",
         "rule",
         "scopes",
@@ -127,6 +130,8 @@ class Endpoint:
         self.teardown: tuple[Hook, ...] = ()
         self.error_handlers: tuple[dict[Any, Hook], ...] = ()
         self.simple = False
+        # The route's compiled rate limits (ratelimit.py), or None: no per-request cost.
+        self.rate_limits: EndpointLimits | None = None
 
 
 class Flasgo(Scaffold):
@@ -139,6 +144,10 @@ class Flasgo(Scaffold):
         name: A name for logs and the CLI; defaults to ``"flasgo"``.
         session_backend: Where sessions live; signed cookies by default, server-side in
             Redis when ``REDIS_URL`` is set (see `flasgo.sessions`).
+        rate_limiter: Where ``@app.ratelimit`` counters live; in memory by default, in Redis
+            when ``REDIS_URL`` is set (see `flasgo.ratelimit`).
+        security_throttle: Replaces the throttle built from the ``SECURITY_FAILURE_*``
+            settings (see `flasgo.security.throttle`).
     """
 
     def __init__(
@@ -147,9 +156,13 @@ class Flasgo(Scaffold):
         *,
         name: str = "flasgo",
         session_backend: SessionBackend | None = None,
+        rate_limiter: RateLimitBackend | None = None,
+        security_throttle: SecurityFailureThrottle | None = None,
     ) -> None:
         super().__init__(name)
         self._session_backend = session_backend
+        self.rate_limiter = rate_limiter
+        self._throttle = security_throttle
         self.settings: Settings = Settings.load(settings)
         self.state = SimpleNamespace()
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
@@ -482,6 +495,13 @@ class Flasgo(Scaffold):
         self._build_header_blocks()
         for endpoint in [*self._endpoints, self._fallback]:
             _compile_chains(self, endpoint)
+        closers = install_rate_limits(self, self._endpoints)
+        if self._throttle is None:
+            self._throttle = SecurityFailureThrottle.from_settings(self.settings)
+            if self._throttle is not None:
+                closers.append(self._throttle.close)
+        # The shared-storage clients made here are closed at lifespan shutdown.
+        self._lifespan.shutdown.extend(closers)
         entry: ASGIApp = self._asgi
         for middleware, args, options in reversed(self._middleware):
             entry = middleware(entry, *args, **options)
@@ -592,7 +612,12 @@ class Flasgo(Scaffold):
             request_var.reset(token)
 
     def _screen(self, scope: dict[str, Any]) -> tuple[HTTPException, str] | None:
-        """Checks that run before routing: head and URL limits, then the Host allowlist."""
+        """Checks that run before routing: a throttled client, head and URL limits, then
+        the Host allowlist."""
+        throttle = self._throttle
+        # PERF: `blocked` is empty unless some client went over the security-failure limit.
+        if throttle is not None and throttle.blocked and (refused := throttle.screen(scope)):
+            return refused
         headers = scope["headers"]
         max_headers, max_head, max_url = self._limits
         # PERF: sizes are measured with C-level joins, not a Python loop over the headers.
@@ -618,8 +643,23 @@ class Flasgo(Scaffold):
         exc, event = refusal
         request = Request(scope, receive, self, {}, None, None)
         log_security_event(event, request, status=exc.status_code)
+        # NOTE: a bad Host is a failed security check; oversized heads and URLs are limits.
+        if event == "host-check-failed":
+            exc = await self._security_failure(request) or exc
         body, content_type = exc.render()
         await self._send(send, Response(body, exc.status_code, exc.headers, content_type), request)
+
+    async def _security_failure(self, request: Request) -> HTTPException | None:
+        """Count a refused security check (bad Host, CSRF, 401/403) against the client.
+
+        Call it once per refusal, then send what it returns instead of the refusal.
+
+        Returns:
+            The 429 (with ``Retry-After``) once the client is over
+            ``SECURITY_FAILURE_RATE_LIMIT``, else None.
+        """
+        throttle = self._throttle
+        return None if throttle is None else await throttle.register(request)
 
     def _other_method(
         self, entry: RuleEntry[Endpoint], method: str
@@ -762,6 +802,7 @@ class Flasgo(Scaffold):
         preset: Response | HTTPException | None,
     ) -> Response:
         result: Any = None
+        usage: Usage | None = None
         for hook in endpoint.before:
             result = await hook(request)
             if result is not None:
@@ -772,19 +813,26 @@ class Flasgo(Scaffold):
             if preset is not None:
                 result = preset
             else:
-                plan = endpoint.plan
-                if plan.passthrough:
-                    kwargs = params
-                elif plan.bind_async:
-                    kwargs = await plan.bind(request, params)
-                else:
-                    kwargs = plan.bind(request, params)
-                if plan.is_async:
-                    result = await plan.func(**kwargs)
-                else:
-                    result = await self.thread_pool.run(plan.func, **kwargs)
+                if endpoint.rate_limits is not None:  # after the hooks, which may set `g`
+                    usage = await endpoint.rate_limits.enforce(request)
+                result = await self._call_handler(request, endpoint.plan, params)
         response = to_response(result)
+        if usage is not None:
+            stamp(response, usage)
         return await self._after(request, endpoint, response, from_error=False)
+
+    async def _call_handler(
+        self, request: Request, plan: HandlerPlan, params: dict[str, Any]
+    ) -> Any:
+        if plan.passthrough:
+            kwargs = params
+        elif plan.bind_async:
+            kwargs = await plan.bind(request, params)
+        else:
+            kwargs = plan.bind(request, params)
+        if plan.is_async:
+            return await plan.func(**kwargs)
+        return await self.thread_pool.run(plan.func, **kwargs)
 
     async def _after(
         self, request: Request, endpoint: Endpoint, response: Response, *, from_error: bool

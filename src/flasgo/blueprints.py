@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from flasgo.exceptions import ConfigurationError
 from flasgo.params import Depends
+from flasgo.ratelimit import RateLimitRule
 from flasgo.scaffold import RouteRecord, Scaffold
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ class Blueprint(Scaffold):
         name: The blueprint's name, used in endpoint names; no dots.
         url_prefix: Prepended to every rule, e.g. ``"/api"``.
         dependencies: ``Depends(...)`` run before each of its routes (and nested ones).
+        rate_limits: `RateLimitRule`s for each of its routes (and nested ones); without a
+            ``scope`` every route counts in its own bucket.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class Blueprint(Scaffold):
         *,
         url_prefix: str = "",
         dependencies: Sequence[Depends] = (),
+        rate_limits: Sequence[RateLimitRule] = (),
     ) -> None:
         if not name or "." in name:
             raise ConfigurationError(
@@ -47,6 +51,7 @@ class Blueprint(Scaffold):
         self.import_name = import_name
         self.url_prefix = url_prefix
         self.dependencies = tuple(dependencies)
+        self.rate_limits = tuple(rate_limits)
         self.records: list[RouteRecord] = []
         self.children: list[tuple[Blueprint, str | None, str | None]] = []
         self._registered = False

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flasgo.exceptions import ConfigurationError
 from flasgo.params import Depends
+from flasgo.ratelimit import RateLimitRule, rate_limit
 
 __all__ = ["RouteRecord", "Scaffold"]
 
@@ -52,6 +53,8 @@ class Scaffold:
         self.error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
         # Depends(...) run before every route of this scope (values not passed).
         self.dependencies: tuple[Depends, ...] = ()
+        # Rate limits applied to every route of this scope (each route has its own bucket).
+        self.rate_limits: tuple[RateLimitRule, ...] = ()
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -147,6 +150,17 @@ class Scaffold:
             return func
 
         return decorator
+
+    def ratelimit(
+        self,
+        requests: int,
+        per: float = 60.0,
+        *,
+        scope: str | None = None,
+        key_func: Callable[..., Any] | None = None,
+    ) -> Callable[[F], F]:
+        """Limit a handler to `requests` per `per` seconds for each client: `rate_limit`."""
+        return rate_limit(requests, per, scope=scope, key_func=key_func)
 
     # -- hooks --------------------------------------------------------------------------------
 

@@ -1,0 +1,157 @@
+"""The security-failure throttle: clients that keep failing security checks get 429s.
+
+Every refused security check (a bad Host, and the CSRF and auth refusals) is counted per
+client IP in a sliding window: at most ``SECURITY_FAILURE_RATE_LIMIT`` failures per
+``SECURITY_FAILURE_WINDOW_SECONDS`` (0 switches the throttle off). The failure that goes over
+the limit is answered 429 instead of its 400/401/403, and from then on the client's requests
+are refused at screening, before routing or any auth work, until the window has room again
+(``Retry-After`` says when). Clients without an IP are never throttled.
+
+Counters are the sliding-window counters of `flasgo.ratelimit`: O(1) per failure, in memory
+for at most `max_clients` clients (the least recently seen is forgotten when full, so the
+throttle fails open rather than locking everyone out), or in Redis when ``REDIS_URL`` is set,
+shared by every worker. A Redis failure lets the request through and logs
+``shared-storage-unavailable``. The pre-check is per process: a dict of the clients this
+process saw go over the limit, empty (and skipped) in normal traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flasgo.exceptions import ConfigurationError, TooManyRequests
+from flasgo.ratelimit import Quota, RateLimitBackend, RateLimiter, RedisRateLimiter, seconds
+from flasgo.security.events import log_security_event
+from flasgo.stores import StoreUnavailable
+
+if TYPE_CHECKING:
+    from flasgo.request import Request
+    from flasgo.settings import Settings
+
+__all__ = ["THROTTLED", "SecurityFailureThrottle"]
+
+THROTTLED = "security-failure-rate-limit-exceeded"
+_DETAIL = "Too many failed security checks from this client. Wait a moment before retrying."
+
+
+def _refusal(wait: float) -> TooManyRequests:
+    return TooManyRequests(_DETAIL, {"retry-after": str(max(1, seconds(wait)))})
+
+
+class SecurityFailureThrottle:
+    """Counts security failures per client IP and refuses clients over the limit.
+
+    Args:
+        limit: Failures allowed per window, at least 1.
+        window: The sliding window in seconds (> 0).
+        backend: Where the counters live; a `RateLimiter` of `max_clients` keys by default.
+        max_clients: The most clients tracked in memory (counters and refusals).
+        clock: Monotonic seconds for the refusal deadlines (tests pass a fake clock).
+
+    Raises:
+        ConfigurationError: A value is out of range.
+    """
+
+    __slots__ = ("_backend", "_clock", "blocked", "limit", "max_clients", "window")
+
+    def __init__(
+        self,
+        limit: int = 50,
+        window: float = 60.0,
+        *,
+        backend: RateLimitBackend | None = None,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if type(limit) is not int or limit < 1:
+            raise ConfigurationError(
+                f"The security-failure limit must be a positive int, got {limit!r}; set "
+                "SECURITY_FAILURE_RATE_LIMIT to 0 to switch the throttle off"
+            )
+        if type(window) not in (int, float) or not 0 < window < math.inf:
+            raise ConfigurationError(
+                f"The security-failure window must be a positive number of seconds, got {window!r}"
+            )
+        if type(max_clients) is not int or max_clients < 1:
+            raise ConfigurationError(f"max_clients must be a positive int, got {max_clients!r}")
+        self.limit = limit
+        self.window = float(window)
+        self.max_clients = max_clients
+        self._clock = clock
+        self._backend = backend if backend is not None else RateLimiter(max_clients, clock=clock)
+        # Client IP -> the clock time until which it is refused at screening (LRU order).
+        self.blocked: OrderedDict[str, float] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecurityFailureThrottle | None:
+        """The throttle the settings ask for (Redis-backed with ``REDIS_URL``), or None when
+        ``SECURITY_FAILURE_RATE_LIMIT`` is 0."""
+        limit = settings.SECURITY_FAILURE_RATE_LIMIT
+        if not limit:
+            return None
+        url = settings.REDIS_URL
+        backend = RedisRateLimiter.from_url(url, namespace="flasgo.throttle") if url else None
+        return cls(limit, settings.SECURITY_FAILURE_WINDOW_SECONDS, backend=backend)
+
+    async def close(self) -> None:
+        """Close the backend's connections (a Redis client), if it has any."""
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            await close()
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds `client` is still refused for, or None when it is not refused."""
+        until = self.blocked.get(client)
+        if until is None:
+            return None
+        wait = until - self._clock()
+        if wait <= 0:
+            del self.blocked[client]
+            return None
+        return wait
+
+    def screen(self, scope: dict[str, Any]) -> tuple[TooManyRequests, str] | None:
+        """The pre-check: the 429 (and its event) for a client that is refused now."""
+        client = scope.get("client")
+        if not client:
+            return None
+        wait = self.retry_after(client[0])
+        return None if wait is None else (_refusal(wait), THROTTLED)
+
+    def _block(self, client: str, wait: float) -> None:
+        blocked = self.blocked
+        blocked[client] = self._clock() + wait
+        blocked.move_to_end(client)
+        if len(blocked) > self.max_clients:
+            blocked.popitem(last=False)
+
+    async def register(self, request: Request) -> TooManyRequests | None:
+        """Count one failed security check for `request`'s client.
+
+        Returns:
+            The 429 to answer instead of the refusal when this failure is over the limit,
+            else None.
+        """
+        client = request.remote_addr
+        if client is None:
+            return None
+        quota = Quota(f"security-failure|{client}", self.limit, self.window)
+        try:
+            (usage,) = await self._backend.hit([quota], force=True)
+        except StoreUnavailable as exc:
+            # SECURITY: fail open; an outage of the shared store must not become a 500.
+            log_security_event(
+                "shared-storage-unavailable", request, level=logging.ERROR, reason=exc.reason
+            )
+            return None
+        if usage.retry_after > 0:
+            self._block(client, usage.retry_after)
+        if usage.allowed:
+            return None
+        log_security_event(THROTTLED, request, status=429)
+        return _refusal(usage.retry_after)
