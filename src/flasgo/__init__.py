@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from flasgo.app import Flasgo, RouteInfo
 from flasgo.background import BackgroundTasks
 from flasgo.blueprints import Blueprint
-from flasgo.context import current_app, g, request, session
+from flasgo.context import current_app, current_user, g, request, session
 from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import (
     BadRequest,
@@ -52,6 +52,8 @@ from flasgo.response import (
     redirect,
 )
 from flasgo.routing import BuildError, Converter
+from flasgo.security.auth import AllowAny, AuthResult, HasScope, IsAuthenticated, User
+from flasgo.security.jwt import bearer_token_backend, encode_jwt, extract_bearer_token, jwt_backend
 from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
 from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
@@ -86,6 +88,8 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AllowAny",
+    "AuthResult",
     "BackgroundTasks",
     "BadRequest",
     "Blueprint",
@@ -102,9 +106,11 @@ __all__ = [
     "Form",
     "HTMLResponse",
     "HTTPException",
+    "HasScope",
     "Header",
     "Headers",
     "InternalServerError",
+    "IsAuthenticated",
     "JSONResponse",
     "MemoryStore",
     "MethodNotAllowed",
@@ -143,15 +149,21 @@ __all__ = [
     "URITooLong",
     "UnprocessableEntity",
     "UnsupportedMediaType",
+    "User",
     "WebSocket",
     "WebSocketClosed",
     "WebSocketDenied",
     "WebSocketDisconnect",
     "__version__",
     "abort",
+    "bearer_token_backend",
     "current_app",
+    "current_user",
+    "encode_jwt",
+    "extract_bearer_token",
     "g",
     "jsonify",
+    "jwt_backend",
     "login",
     "logout",
     "make_response",

@@ -43,6 +43,7 @@ from flasgo.request_id import RequestIds
 from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
 from flasgo.routing import Converter, Router, RuleEntry, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
+from flasgo.security.auth import AuthRegistry, compile_guard, refuse
 from flasgo.security.checks import check_startup
 from flasgo.security.events import log_security_event
 from flasgo.security.hosts import HostValidator
@@ -54,6 +55,7 @@ from flasgo.settings import Settings
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
+    from flasgo.security.auth import AuthBackend, Guard
     from flasgo.security.outbound import SafeHTTPClient
     from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
     from flasgo.testing import TestClient
@@ -99,6 +101,7 @@ class Endpoint:
         "after",
         "before",
         "error_handlers",
+        "guard",
         "methods",
         "name",
         "plan",
@@ -130,6 +133,8 @@ class Endpoint:
         self.teardown: tuple[Hook, ...] = ()
         self.error_handlers: tuple[dict[Any, Hook], ...] = ()
         self.simple = False
+        # The route's compiled auth requirement (security/auth.py), or None.
+        self.guard: Guard | None = None
         # The route's compiled rate limits (ratelimit.py), or None: no per-request cost.
         self.rate_limits: EndpointLimits | None = None
 
@@ -198,6 +203,8 @@ class Flasgo(Scaffold):
         self._preload_sessions = False
         self._refresh_sessions = False
         self._request_ids = RequestIds()
+        # Auth backends, their OpenAPI schemes and the session user loader.
+        self.auth = AuthRegistry()
 
     # -- registration --------------------------------------------------------------------------
 
@@ -300,6 +307,34 @@ class Flasgo(Scaffold):
         """Run `func()` (sync or async) at shutdown."""
         self._check_setup()
         self._lifespan.shutdown.append(func)
+        return func
+
+    def register_auth_backend(
+        self,
+        name: str,
+        backend: AuthBackend,
+        *,
+        openapi_scheme: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Make `backend` available to ``@app.authorize(backend=name)``.
+
+        Args:
+            name: The backend's name (also its OpenAPI security scheme name).
+            backend: ``backend(request)`` returns a `User`, an `AuthResult` or None; sync
+                (run in the thread pool) or async.
+            openapi_scheme: An OpenAPI Security Scheme Object describing it in the document.
+
+        Raises:
+            ConfigurationError: A bad name, a name already taken, or an invalid scheme.
+        """
+        self._check_setup()
+        self.auth.register(name, backend, openapi_scheme)
+
+    def user_loader(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Register `func(user_id) -> User | None` (sync or async): the ``"session"`` backend
+        and `current_user` turn the id stored by `login` into a user with it."""
+        self._check_setup()
+        self.auth.user_loader = func
         return func
 
     # -- introspection -------------------------------------------------------------------------
@@ -803,6 +838,11 @@ class Flasgo(Scaffold):
     ) -> Response:
         result: Any = None
         usage: Usage | None = None
+        # SECURITY: authentication and permissions first; hooks then see `current_user`.
+        guard = endpoint.guard
+        if guard is not None and (refusal := await guard.check(request)) is not None:
+            denied = refuse(request, refusal)
+            raise await self._security_failure(request) or denied
         for hook in endpoint.before:
             result = await hook(request)
             if result is not None:
@@ -1058,7 +1098,8 @@ def _compile_chains(app: Flasgo, endpoint: Endpoint) -> None:
     endpoint.error_handlers = tuple(
         {key: _after_hook(app, f) for key, f in s.error_handlers.items()} for s in reversed(scopes)
     )
-    endpoint.simple = not (endpoint.before or endpoint.after or endpoint.teardown)
+    endpoint.guard = compile_guard(app, endpoint)
+    endpoint.simple = not (endpoint.before or endpoint.after or endpoint.teardown or endpoint.guard)
 
 
 def _find_error_handler(endpoint: Endpoint, exc: Exception) -> Hook | None:

@@ -12,6 +12,7 @@ from flasgo.scaffold import RouteRecord, Scaffold
 
 if TYPE_CHECKING:
     from flasgo.app import Flasgo
+    from flasgo.security.auth import PermissionLike
 
 __all__ = ["Blueprint"]
 
@@ -27,6 +28,10 @@ class Blueprint(Scaffold):
         name: The blueprint's name, used in endpoint names; no dots.
         url_prefix: Prepended to every rule, e.g. ``"/api"``.
         dependencies: ``Depends(...)`` run before each of its routes (and nested ones).
+        permissions: Checked on each of its routes (and nested ones) on top of the routes'
+            own ``@authorize``; a nested route cannot drop them.
+        auth_backend: The auth backend for its routes (a route's own ``backend=`` wins);
+            alone, it means `IsAuthenticated` on every route.
         rate_limits: `RateLimitRule`s for each of its routes (and nested ones); without a
             ``scope`` every route counts in its own bucket.
     """
@@ -38,6 +43,8 @@ class Blueprint(Scaffold):
         *,
         url_prefix: str = "",
         dependencies: Sequence[Depends] = (),
+        permissions: Sequence[PermissionLike] = (),
+        auth_backend: str | None = None,
         rate_limits: Sequence[RateLimitRule] = (),
     ) -> None:
         if not name or "." in name:
@@ -51,6 +58,8 @@ class Blueprint(Scaffold):
         self.import_name = import_name
         self.url_prefix = url_prefix
         self.dependencies = tuple(dependencies)
+        self.permissions: tuple[PermissionLike, ...] = tuple(permissions)
+        self.auth_backend = auth_backend
         self.rate_limits = tuple(rate_limits)
         self.records: list[RouteRecord] = []
         self.children: list[tuple[Blueprint, str | None, str | None]] = []

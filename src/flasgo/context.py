@@ -1,4 +1,5 @@
-"""Context-local globals: `request`, `g`, `current_app`, backed by one contextvar per request.
+"""Context-local globals: `request`, `g`, `current_app`, `session`, `current_user`, backed by
+one contextvar per request.
 
 Only the `Request` is stored per request (one `ContextVar.set`); `g` and `current_app` are
 derived from it, so a request that never touches them pays nothing for them.
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from flasgo.app import Flasgo
     from flasgo.request import Request
+    from flasgo.security.auth import User
     from flasgo.sessions import Session
 
-__all__ = ["AppGlobals", "current_app", "g", "request", "session"]
+__all__ = ["AppGlobals", "current_app", "current_user", "g", "request", "session"]
 
 request_var: ContextVar[Request] = ContextVar("flasgo.request")
 app_var: ContextVar[Flasgo] = ContextVar("flasgo.app")
@@ -136,7 +138,13 @@ def _session() -> Session:
     return request_var.get().session
 
 
+def _current_user() -> User:
+    return request_var.get().user
+
+
 request = cast("Request", _Proxy(request_var.get, "request"))
 session = cast("Session", _Proxy(_session, "session"))
+# NOTE: lazy: a route without @authorize reads the session only when this is used.
+current_user = cast("User", _Proxy(_current_user, "current_user"))
 g = cast(AppGlobals, _Proxy(_g, "g"))
 current_app = cast("Flasgo", _Proxy(_current_app, "current_app"))

@@ -163,6 +163,10 @@ def _the_session(request: Request) -> Any:
     return request.session
 
 
+def _the_user(request: Request) -> Any:
+    return request.user
+
+
 def _register_builtin_injectables() -> None:
     from flasgo.request import Request
 
@@ -170,6 +174,9 @@ def _register_builtin_injectables() -> None:
     from flasgo.sessions import Session
 
     _INJECTABLES.setdefault(Session, _the_session)
+    from flasgo.security.auth import User
+
+    _INJECTABLES.setdefault(User, _the_user)
 
 
 # -- one callable's signature ------------------------------------------------------------------

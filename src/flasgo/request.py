@@ -18,6 +18,7 @@ from flasgo.request_id import is_valid_request_id
 if TYPE_CHECKING:
     from flasgo.app import Flasgo
     from flasgo.routing import RuleEntry
+    from flasgo.security.auth import User
     from flasgo.sessions import Session
 
 __all__ = ["ClientDisconnected", "Request"]
@@ -52,6 +53,7 @@ class Request:
         "_request_id",
         "_session",
         "_stream_consumed",
+        "_user",
         "app",
         "endpoint",
         "rule",
@@ -84,6 +86,8 @@ class Request:
         self._stream_consumed = False
         self._request_id: str | None = None
         self._session: Session | None = None
+        # Set by the route's auth guard, else resolved on first use of `user`.
+        self._user: User | None = None
 
     # -- the request line -------------------------------------------------------------------
 
@@ -232,6 +236,20 @@ class Request:
         if session is None:
             session = self._session = self.app.open_session(self)
         return session
+
+    @property
+    def user(self) -> User:
+        """Who made the request (also the `flasgo.current_user` global).
+
+        On a route with ``@authorize`` it is the user its backend found; elsewhere it is
+        resolved on first use from the session (`login`), else `User.anonymous()`.
+        """
+        user = self._user
+        if user is None:
+            from flasgo.security.auth import load_user
+
+            user = self._user = load_user(self)
+        return user
 
     @property
     def request_id(self) -> str:

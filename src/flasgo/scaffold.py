@@ -9,10 +9,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flasgo.exceptions import ConfigurationError
 from flasgo.params import Depends
+
+if TYPE_CHECKING:
+    from flasgo.security.auth import PermissionLike
 from flasgo.ratelimit import RateLimitRule, rate_limit
 
 __all__ = ["RouteRecord", "Scaffold"]
@@ -161,6 +164,18 @@ class Scaffold:
     ) -> Callable[[F], F]:
         """Limit a handler to `requests` per `per` seconds for each client: `rate_limit`."""
         return rate_limit(requests, per, scope=scope, key_func=key_func)
+
+    def authorize(self, *permissions: PermissionLike, backend: str = "default") -> Callable[[F], F]:
+        """Protect a handler (either decorator order works); see `flasgo.security.auth`.
+
+        Args:
+            *permissions: Permission objects or ``(request, user)`` callables, sync or
+                async; none means `IsAuthenticated`.
+            backend: A name given to ``register_auth_backend`` (``"session"`` is built in).
+        """
+        from flasgo.security.auth import authorize
+
+        return authorize(*permissions, backend=backend)
 
     # -- hooks --------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from flasgo import Flasgo
-from flasgo.exceptions import ConfigurationError
 from flasgo.openapi.docs import ASSET_CACHE_CONTROL, ASSETS, STATIC_DIR
 from flasgo.testing import TestClient
 
@@ -64,11 +63,13 @@ def test_docs_are_off_by_default(url: str) -> None:
     assert not [r for r in app.url_map if r.endpoint.startswith("flasgo_")]
 
 
-def test_an_auth_backend_is_refused_rather_than_ignored() -> None:
+def test_an_auth_backend_protects_the_docs_rather_than_being_ignored() -> None:
+    # The "default" backend finds nobody: every protected docs route is a 401.
     app = docs_app(DOCS_AUTH_BACKEND="default")
+    client = app.test_client()
 
-    with pytest.raises(ConfigurationError, match="auth backends are not available"):
-        app.test_client().get("/docs")
+    assert client.get("/docs").status_code == 401
+    assert client.get("/openapi.json").status_code == 401
 
 
 def test_an_auth_backend_setting_is_harmless_while_docs_are_off() -> None:

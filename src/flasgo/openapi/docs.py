@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from flasgo.exceptions import ConfigurationError, NotFound
+from flasgo.exceptions import NotFound
 from flasgo.jsonenc import encode_json
 from flasgo.request import Request
 from flasgo.response import HTML, JSON, Response
@@ -102,17 +102,11 @@ def load_asset(name: str) -> Asset:
 def install_docs(app: Flasgo) -> None:
     """Register the docs routes on `app` (called by the app when ``ENABLE_DOCS`` is on).
 
-    Raises:
-        ConfigurationError: ``DOCS_AUTH_BACKEND`` is set (auth backends do not exist yet, and
-            the docs must never be served unprotected when protection was asked for).
+    With ``DOCS_AUTH_BACKEND`` set, the spec and both pages require `IsAuthenticated` through
+    that backend (an unknown name fails at startup); the static files are the public UI
+    bundles and stay open.
     """
     settings = app.settings
-    if settings.DOCS_AUTH_BACKEND is not None:
-        raise ConfigurationError(
-            f"DOCS_AUTH_BACKEND={settings.DOCS_AUTH_BACKEND!r} cannot be honoured: auth "
-            "backends are not available in Flasgo yet. Set DOCS_AUTH_BACKEND=None (and keep "
-            "the docs on a private network) or set ENABLE_DOCS=False."
-        )
     base = settings.DOCS_PATH.rstrip("/")
     site = _DocsSite(app, base)
     routes: list[tuple[str, Callable[..., Any], str]] = [
@@ -121,6 +115,12 @@ def install_docs(app: Flasgo) -> None:
         (f"{base}/redoc", site.redoc, "flasgo_redoc"),
         (f"{base}/static/<name>", _asset_handler, "flasgo_docs_static"),
     ]
+    if settings.DOCS_AUTH_BACKEND is not None:
+        from flasgo.security.auth import IsAuthenticated, Requirement, protect
+
+        requirement = Requirement((IsAuthenticated(),), settings.DOCS_AUTH_BACKEND, "docs")
+        for _, handler, _ in routes[:3]:
+            protect(handler, requirement)
     for rule, handler, name in routes:
         # The docs' own routes are not part of the API they document.
         app.add_route(rule, handler, methods=["GET"], name=name, include_in_schema=False)

@@ -20,6 +20,7 @@ import msgspec
 
 from flasgo.mediatypes import is_json_media_type
 from flasgo.openapi.registry import REF_PREFIX, Schema, SchemaRegistry, accepts_null
+from flasgo.openapi.security import operation_security, security_schemes
 from flasgo.response import Response
 from flasgo.routing import Placeholder, parse_rule
 
@@ -55,6 +56,8 @@ _DESCRIPTIONS = {
     413: "The body is larger than MAX_REQUEST_BODY_BYTES.",
     404: "Nothing at this path: a placeholder's text does not fit its converter.",
     415: "The body's Content-Type is not one this operation accepts.",
+    401: "No valid credentials: authenticate and retry.",
+    403: "The authenticated user may not use this operation.",
     422: "A parameter or the body does not validate; `errors` lists every failing field.",
 }
 
@@ -109,7 +112,7 @@ def openapi_spec(app: Flasgo) -> dict[str, Any]:
     Returns:
         The document as JSON-ready builtins, the same for the same app on every run.
     """
-    builder = _Builder()
+    builder = _Builder(app)
     for endpoint in app.iter_endpoints():
         if not endpoint.record.websocket and endpoint.record.options.get("include_in_schema", True):
             builder.add(endpoint)
@@ -119,7 +122,9 @@ def openapi_spec(app: Flasgo) -> dict[str, Any]:
 class _Builder:
     """Operations accumulated endpoint by endpoint; components resolved at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: Flasgo) -> None:
+        self.app = app
+        self.auth_statuses: tuple[int, ...] = ()
         self.registry = SchemaRegistry()
         self.paths: dict[str, dict[str, Any]] = {}
         self.tags: list[str] = []
@@ -179,6 +184,9 @@ class _Builder:
                     for media in media_types
                 },
             }
+        security, self.auth_statuses = operation_security(self.app, endpoint)
+        if security is not None:
+            operation["security"] = security
         operation["responses"] = self._responses(
             endpoint,
             validates=validates or body is not None,
@@ -301,6 +309,8 @@ class _Builder:
         responses: dict[int, Schema] = {status: success}
         if templated:
             responses.setdefault(404, _text_error(404))
+        for code in self.auth_statuses:
+            responses.setdefault(code, _text_error(code))
         if media_types:
             if any(is_json_media_type(media) for media in media_types):
                 responses.setdefault(400, _text_error(400))
@@ -355,8 +365,13 @@ class _Builder:
             for template, item in self.paths.items()
             if item
         }
+        components: dict[str, Any] = {}
         if schemas:
-            document["components"] = {"schemas": {name: schemas[name] for name in sorted(schemas)}}
+            components["schemas"] = {name: schemas[name] for name in sorted(schemas)}
+        if security := security_schemes(app):
+            components["securitySchemes"] = security
+        if components:
+            document["components"] = components
         if self.tags:
             document["tags"] = [{"name": tag} for tag in self.tags]
         # NOTE: one JSON round trip: shared placeholders become independent trees, and anything
