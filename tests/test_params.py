@@ -105,7 +105,7 @@ def build() -> Flasgo:
 
 
 def test_query_aliases_enums_literals_dates() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     assert client.get("/query?page-size=5&color=blue&mode=b&day=2024-02-29").json() == {
         "size": 5,
         "color": "blue",
@@ -124,7 +124,7 @@ def test_query_aliases_enums_literals_dates() -> None:
 
 
 def test_headers_by_name_alias_and_lists() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     response = client.get(
         "/headers",
         headers=[("X-Token", "t"), ("x-tag", "a, b"), ("X-Tag", "c"), ("x-retries", "3")],
@@ -140,7 +140,7 @@ def test_headers_by_name_alias_and_lists() -> None:
 
 
 def test_cookies() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     assert client.get("/cookies", headers={"cookie": "session-id=abc"}).json() == {
         "sid": "abc",
         "theme": "light",
@@ -149,7 +149,7 @@ def test_cookies() -> None:
 
 
 def test_model_kinds_as_bodies() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     assert client.post("/items", json={"name": "a", "price": 2}).json() == {
         "name": "a",
         "price": 2.0,
@@ -182,7 +182,7 @@ def test_pydantic_models_when_installed() -> None:
     users.__annotations__ = {"user": User, "return": dict[str, Any]}
     app.add_route("/users", users, methods=["POST"])
 
-    client = app.test_client()
+    client = app.test_client(csrf=True)
     assert client.post("/users", json={"name": "a", "age": 3}).json() == {"name": "a", "age": 3}
     bad = client.post("/users", json={"name": 1, "age": "x"})
     assert bad.status_code == 422
@@ -190,7 +190,7 @@ def test_pydantic_models_when_installed() -> None:
 
 
 def test_forms() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     assert client.post("/form", data={"x": "1", "y": "2"}).json() == {"x": 1, "y": 2}
     bad = client.post("/form", data={"x": "a"})
     assert bad.status_code == 422

@@ -53,6 +53,7 @@ from flasgo.response import (
 )
 from flasgo.routing import BuildError, Converter
 from flasgo.security.auth import AllowAny, AuthResult, HasScope, IsAuthenticated, User
+from flasgo.security.csrf import csrf_exempt, csrf_token
 from flasgo.security.jwt import bearer_token_backend, encode_jwt, extract_bearer_token, jwt_backend
 from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
 from flasgo.security.throttle import SecurityFailureThrottle
@@ -157,6 +158,8 @@ __all__ = [
     "__version__",
     "abort",
     "bearer_token_backend",
+    "csrf_exempt",
+    "csrf_token",
     "current_app",
     "current_user",
     "encode_jwt",

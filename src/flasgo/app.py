@@ -45,6 +45,7 @@ from flasgo.routing import Converter, Router, RuleEntry, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
 from flasgo.security.auth import AuthRegistry, compile_guard, refuse
 from flasgo.security.checks import check_startup
+from flasgo.security.csrf import SAFE_METHODS, CSRFFailed, CSRFProtection, is_exempt
 from flasgo.security.events import log_security_event
 from flasgo.security.hosts import HostValidator
 from flasgo.security.proxy import ProxyResolver
@@ -100,6 +101,7 @@ class Endpoint:
     __slots__ = (
         "after",
         "before",
+        "csrf",
         "error_handlers",
         "guard",
         "methods",
@@ -137,6 +139,8 @@ class Endpoint:
         self.guard: Guard | None = None
         # The route's compiled rate limits (ratelimit.py), or None: no per-request cost.
         self.rate_limits: EndpointLimits | None = None
+        # Whether unsafe methods pass the CSRF check; decided once in `_freeze`.
+        self.csrf = True
 
 
 class Flasgo(Scaffold):
@@ -205,6 +209,7 @@ class Flasgo(Scaffold):
         self._request_ids = RequestIds()
         # Auth backends, their OpenAPI schemes and the session user loader.
         self.auth = AuthRegistry()
+        self.csrf: CSRFProtection | None = None
 
     # -- registration --------------------------------------------------------------------------
 
@@ -247,7 +252,12 @@ class Flasgo(Scaffold):
         self._endpoints.append(endpoint)
 
     def register_blueprint(
-        self, blueprint: Blueprint, *, url_prefix: str | None = None, name: str | None = None
+        self,
+        blueprint: Blueprint,
+        *,
+        url_prefix: str | None = None,
+        name: str | None = None,
+        csrf_exempt: bool = False,
     ) -> None:
         """Add a blueprint's routes, hooks and error handlers to the app.
 
@@ -255,8 +265,10 @@ class Flasgo(Scaffold):
             blueprint: The blueprint (with its nested blueprints).
             url_prefix: Overrides the blueprint's own ``url_prefix``.
             name: Registers it under another name (to register one blueprint twice).
+            csrf_exempt: Exempt every route of this registration from the CSRF check.
         """
         self._check_setup()
+        first = len(self._endpoints)
         blueprint.register(
             self,
             url_prefix=url_prefix,
@@ -265,6 +277,9 @@ class Flasgo(Scaffold):
             parent_name="",
             parent_scopes=(self,),
         )
+        if csrf_exempt:
+            for endpoint in self._endpoints[first:]:
+                endpoint.csrf = False
 
     def _claim_blueprint_name(self, dotted: str) -> None:
         if dotted in self._blueprint_names:
@@ -537,6 +552,16 @@ class Flasgo(Scaffold):
                 closers.append(self._throttle.close)
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(closers)
+        self.csrf = CSRFProtection(self.settings) if self.settings.CSRF_ENABLED else None
+        for endpoint in self._endpoints:
+            endpoint.csrf = (
+                self.csrf is not None
+                and endpoint.csrf
+                and not endpoint.record.websocket
+                and not is_exempt(endpoint.record.func, endpoint.record.options)
+                and not any(getattr(scope, "csrf_exempt", False) for scope in endpoint.scopes)
+            )
+        self._fallback.csrf = False
         entry: ASGIApp = self._asgi
         for middleware, args, options in reversed(self._middleware):
             entry = middleware(entry, *args, **options)
@@ -639,6 +664,12 @@ class Flasgo(Scaffold):
         try:
             if self._preload_sessions and not await self._preload_session(request, send):
                 return
+            if (
+                endpoint.csrf
+                and method not in SAFE_METHODS
+                and not await self._csrf_passes(request, endpoint, send)
+            ):
+                return
             if endpoint.simple and preset is None:
                 await self._dispatch_simple(request, endpoint, params, send, method == "HEAD")
             else:
@@ -695,6 +726,19 @@ class Flasgo(Scaffold):
         """
         throttle = self._throttle
         return None if throttle is None else await throttle.register(request)
+
+    async def _csrf_passes(self, request: Request, endpoint: Endpoint, send: Any) -> bool:
+        """Run the CSRF check before hooks and handler; send the refusal and return False."""
+        csrf = self.csrf
+        assert csrf is not None  # endpoint.csrf is only set when it exists
+        try:
+            await csrf.check(request)
+        except HTTPException as exc:  # CSRFFailed (403), or a form body that failed to read
+            if isinstance(exc, CSRFFailed):
+                csrf.refuse(request, exc)
+            await self._send(send, await self._handle_exception(request, endpoint, exc), request)
+            return False
+        return True
 
     def _other_method(
         self, entry: RuleEntry[Endpoint], method: str
@@ -775,12 +819,19 @@ class Flasgo(Scaffold):
             *blocks[request.scope.get("scheme") == "https"],
             (b"content-length", str(len(body)).encode()),
         ]
-        if request._request_id is not None:
-            headers.append((b"x-request-id", request._request_id.encode()))
+        if request._request_id is not None or self.csrf is not None:
+            self._add_simple_headers(request, headers)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if is_head else body})
         if plan.defers:
             await finish_request(request, None)
+
+    def _add_simple_headers(self, request: Request, headers: Block) -> None:
+        if request._request_id is not None:
+            headers.append((b"x-request-id", request._request_id.encode()))
+        # PERF: a client holding its CSRF cookie costs one scan of the Cookie header here.
+        if self.csrf is not None and (cookie := self.csrf.outgoing(request, None)) is not None:
+            headers.append((b"set-cookie", cookie.encode("latin-1")))
 
     async def _finish(
         self,
@@ -968,6 +1019,8 @@ class Flasgo(Scaffold):
             if not self.sessions.has_cookie(request):
                 return response
             session = request.session
+        if self.csrf is not None:
+            self.csrf.prepare_session(session)
         try:
             await self.sessions.save(request, session, response)
         except HTTPException as exc:  # store outage (503) or a lost write race (409)
@@ -1001,6 +1054,8 @@ class Flasgo(Scaffold):
             own = {name for name, _ in raw}
             base = [item for item in base if item[0] not in own]
         headers = [*base, *raw]
+        if self.csrf is not None and (cookie := self.csrf.outgoing(request, response)) is not None:
+            headers.append((b"set-cookie", cookie.encode("latin-1")))
         # Error responses always carry the request id (it is in the log line too).
         if request._request_id is not None or response.status_code >= 400:
             headers.append((b"x-request-id", request.request_id.encode()))

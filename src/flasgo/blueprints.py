@@ -34,6 +34,8 @@ class Blueprint(Scaffold):
             alone, it means `IsAuthenticated` on every route.
         rate_limits: `RateLimitRule`s for each of its routes (and nested ones); without a
             ``scope`` every route counts in its own bucket.
+        csrf_exempt: Exempt its routes (and nested ones) from the CSRF check, e.g. webhooks
+            that authenticate with a signature instead of cookies.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class Blueprint(Scaffold):
         permissions: Sequence[PermissionLike] = (),
         auth_backend: str | None = None,
         rate_limits: Sequence[RateLimitRule] = (),
+        csrf_exempt: bool = False,
     ) -> None:
         if not name or "." in name:
             raise ConfigurationError(
@@ -61,6 +64,7 @@ class Blueprint(Scaffold):
         self.permissions: tuple[PermissionLike, ...] = tuple(permissions)
         self.auth_backend = auth_backend
         self.rate_limits = tuple(rate_limits)
+        self.csrf_exempt = csrf_exempt
         self.records: list[RouteRecord] = []
         self.children: list[tuple[Blueprint, str | None, str | None]] = []
         self._registered = False

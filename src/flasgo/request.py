@@ -45,6 +45,7 @@ class Request:
         "_args",
         "_body",
         "_cookies",
+        "_csrf",
         "_form",
         "_g",
         "_headers",
@@ -88,6 +89,8 @@ class Request:
         self._session: Session | None = None
         # Set by the route's auth guard, else resolved on first use of `user`.
         self._user: User | None = None
+        # A CSRF token made during this request, to be set on its response (security/csrf.py).
+        self._csrf: str | None = None
 
     # -- the request line -------------------------------------------------------------------
 

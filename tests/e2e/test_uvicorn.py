@@ -103,10 +103,12 @@ def running(
     assert "Traceback" not in log.read_text()
 
 
-def fetch(port: int, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    port: int, method: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request(method, path)
+        connection.request(method, path, headers=headers or {})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -129,7 +131,12 @@ def test_flasgo_run_serves_the_example_app(tmp_path: Path) -> None:
         assert status == 200
         assert json.loads(body) == {"method": "GET", "path": "/inspect"}
 
-        status, _, body = fetch(port, "POST", "/notes/?note_id=7")
+        # CSRF: refused without a token; a non-browser client (no Origin) that echoes the
+        # cookie it was given in the header gets through.
+        assert fetch(port, "POST", "/notes/?note_id=7")[0] == 403
+        token = headers["set-cookie"].partition(";")[0].partition("=")[2]
+        csrf = {"cookie": f"flasgo-csrf={token}", "x-csrf-token": token}
+        status, _, body = fetch(port, "POST", "/notes/?note_id=7", csrf)
         assert status == 200
         assert json.loads(body) == {"updated": 7}
 

@@ -54,7 +54,7 @@ def build(app: Flasgo | None = None) -> Flasgo:
 
 
 def test_a_written_session_comes_back_on_the_next_request() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     stored = client.post("/set?value=hello")
     cookie = stored.headers["set-cookie"]
     assert cookie.startswith("flasgo-session=")
@@ -65,7 +65,7 @@ def test_a_written_session_comes_back_on_the_next_request() -> None:
 
 
 def test_reading_the_session_makes_the_response_private_and_vary_cookie() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     client.post("/set?value=x")
     read = client.get("/get")
     assert "Cookie" in read.headers["vary"]
@@ -76,21 +76,21 @@ def test_reading_the_session_makes_the_response_private_and_vary_cookie() -> Non
 
 
 def test_failed_handlers_do_not_persist_session_changes() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     client.post("/set?value=kept")
     assert client.post("/fail").status_code == 500
     assert client.get("/get").json() == {"value": "kept"}
 
 
 def test_tampered_cookie_is_an_anonymous_session() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     client.post("/set?value=x")
     client.cookies["flasgo-session"] = client.cookies["flasgo-session"][:-2] + "AA"
     assert client.get("/get").json() == {"value": None}
 
 
 def test_clearing_deletes_the_cookie() -> None:
-    client = build().test_client()
+    client = build().test_client(csrf=True)
     client.post("/set?value=x")
     cleared = client.post("/clear")
     assert "Max-Age=0" in cleared.headers["set-cookie"]
@@ -100,7 +100,7 @@ def test_clearing_deletes_the_cookie() -> None:
 def test_server_side_sessions_rotate_on_login() -> None:
     settings = Settings.load({"SECRET_KEY": "k" * 40}, environ={})
     app = build(Flasgo(settings, session_backend=ServerSideSessions(MemoryStore(), settings)))
-    client = app.test_client()
+    client = app.test_client(csrf=True)
     client.post("/set?value=v")
     before = client.cookies["flasgo-session"]
     client.post("/login")
@@ -112,7 +112,7 @@ def test_server_side_sessions_rotate_on_login() -> None:
 def test_redis_url_moves_sessions_to_redis(redis_url: str) -> None:
     app = build(Flasgo({"REDIS_URL": redis_url, "SECRET_KEY": "k" * 40}))
     # One event loop for the whole block, as under a real server; shutdown closes the store.
-    with app.test_client() as client:
+    with app.test_client(csrf=True) as client:
         client.post("/set?value=in-redis")
         assert len(client.cookies["flasgo-session"]) == 43  # an opaque id, not signed data
         assert client.get("/get").json() == {"value": "in-redis"}

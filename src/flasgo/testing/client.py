@@ -49,6 +49,7 @@ T = TypeVar("T")
 MAX_REDIRECTS: Final = 10
 _METHOD_CHANGING_REDIRECTS: Final = frozenset({301, 302, 303})
 _BODY_HEADERS: Final = frozenset({"content-length", "content-type"})
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class TooManyRedirectsError(FlasgoError):
@@ -67,6 +68,7 @@ class RequestOptions(TypedDict, total=False):
     cookies: Mapping[str, str] | None
     scheme: str | None
     follow_redirects: bool | None
+    csrf: bool | None
 
 
 def _encode_header(name: str, value: str) -> tuple[bytes, bytes]:
@@ -91,6 +93,7 @@ class TestClient:
         root_path: Put in ``scope["root_path"]``; paths are sent as given.
         headers: Headers sent with every request (a request's own headers win).
         follow_redirects: Default for the per-request option of the same name.
+        csrf: Default for the per-request option of the same name (off: requests are raw).
         timeout: Seconds one call may take before it fails with TimeoutError, so a hung app
             fails its test instead of hanging the suite.
 
@@ -110,6 +113,7 @@ class TestClient:
         root_path: str = "",
         headers: Mapping[str, str] | None = None,
         follow_redirects: bool = False,
+        csrf: bool = False,
         timeout: float = 30.0,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
@@ -120,6 +124,7 @@ class TestClient:
         self.root_path = root_path
         self.headers = dict(headers or {})
         self.follow_redirects = follow_redirects
+        self.csrf = csrf
         self.timeout = timeout
         self.cookies: dict[str, str] = {}
         self._portal: Portal | None = None
@@ -223,6 +228,7 @@ class TestClient:
         cookies: Mapping[str, str] | None = None,
         scheme: str | None = None,
         follow_redirects: bool | None = None,
+        csrf: bool | None = None,
     ) -> TestResponse:
         """Send a request and return the complete response.
 
@@ -238,6 +244,10 @@ class TestClient:
             cookies: Cookies for this request only, on top of the jar.
             scheme: ``http`` or ``https`` instead of the base URL's scheme.
             follow_redirects: Follow same-origin redirects (up to 10); None uses the client's.
+            csrf: Do the CSRF double submit like a same-origin page of a Flasgo app: take
+                the token from the jar (minting one for the jar's session when there is
+                none) and send it in the CSRF header with a same-origin ``Origin``, on
+                methods other than GET/HEAD/OPTIONS/TRACE. None uses the client's default.
 
         Raises:
             AssertionError: the app broke the ASGI protocol.
@@ -248,6 +258,7 @@ class TestClient:
             coro = self._send(
                 method, path, params=params, headers=headers, body=body, json=json, data=data,
                 files=files, cookies=cookies, scheme=scheme, follow_redirects=follow_redirects,
+                csrf=csrf,
             )  # fmt: skip
             return run(run_with_timeout(coro, self.timeout, f"{method} {path}"))
 
@@ -393,6 +404,9 @@ class TestClient:
             self.base_url, path, scheme=options.get("scheme"), params=options.get("params")
         )
         header_pairs = merge_headers(self.headers, options.get("headers"))
+        wants_csrf = options.get("csrf")
+        if (self.csrf if wants_csrf is None else wants_csrf) and method not in _SAFE_METHODS:
+            header_pairs = merge_headers(await self._csrf_headers(target), header_pairs)
         follow = options.get("follow_redirects")
         follow = self.follow_redirects if follow is None else follow
         history: list[TestResponse] = []
@@ -413,6 +427,25 @@ class TestClient:
             target = next_target
         response.history = history
         return response
+
+    def csrf_token(self, *, scheme: str | None = None) -> str:
+        """The CSRF token the jar holds for `scheme` (the base URL's), minting one if needed."""
+        target = resolve_target(self.base_url, "/", scheme=scheme)
+        with self._sync_runner() as run:
+            run(self._csrf_headers(target))
+        return self.cookies[_csrf_cookie_name(self.app, target.scheme)]
+
+    async def _csrf_headers(self, target: Target) -> list[tuple[str, str]]:
+        """Like a same-origin page: the jar's token (minted if missing) and our Origin."""
+        from flasgo.security.csrf import token_for_scope
+
+        name = _csrf_cookie_name(self.app, target.scheme)
+        token = self.cookies.get(name)
+        scope = self._http_scope("GET", target, self._http_headers(target, [], None, None, {}))
+        minted_name, minted, header = await token_for_scope(self.app, scope)
+        if token is None:
+            token = self.cookies[minted_name] = minted
+        return [("origin", f"{target.scheme}://{target.netloc}"), (header, token)]
 
     async def _exchange(
         self,
@@ -565,6 +598,14 @@ class TestClient:
             await exchange.abort()
             raise
         return exchange
+
+
+def _csrf_cookie_name(app: ASGIApp, scheme: str) -> str:
+    settings = getattr(app, "settings", None)
+    if settings is None:
+        raise RuntimeError("The CSRF helper needs a Flasgo app.")
+    name: str = settings.CSRF_COOKIE_NAME
+    return f"__Host-{name}" if scheme == "https" and settings.CSRF_COOKIE_SECURE else name
 
 
 def _decode(raw_headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
