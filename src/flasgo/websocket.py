@@ -344,6 +344,15 @@ async def handle_websocket(app: Flasgo, scope: dict[str, Any], receive: Any, sen
         if match is None:
             await websocket.deny(404, "No WebSocket route matches this path.")
             return
+        refusal = _screen_handshake(app, scope)
+        if refusal is not None:
+            status, detail, event = refusal
+            from flasgo.request import Request
+            from flasgo.security.events import log_security_event
+
+            log_security_event(event, Request(scope, receive, app), status=status)
+            await websocket.deny(status, detail)
+            return
         endpoint = match[0].targets["GET"]
         plan = endpoint.plan
         try:
@@ -363,3 +372,43 @@ async def handle_websocket(app: Flasgo, scope: dict[str, Any], receive: Any, sen
             await websocket.close(1000)
     finally:
         app_var.reset(token)
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _origin_key(origin: str) -> str:
+    """`scheme://host[:port]` lower-cased, with the scheme's default port dropped."""
+    scheme, sep, rest = origin.lower().partition("://")
+    host, _, port = rest.partition(":")
+    if not sep or not host or "/" in rest:
+        return ""
+    return (
+        f"{scheme}://{host}"
+        if port in ("", _DEFAULT_PORTS.get(scheme))
+        else f"{scheme}://{host}:{port}"
+    )
+
+
+def _screen_handshake(app: Flasgo, scope: dict[str, Any]) -> tuple[int, str, str] | None:
+    """The Host allowlist and the Origin check for a WebSocket handshake (CSWSH defence)."""
+    headers = scope["headers"]
+    validator = app._host_validator
+    hosts = [value for name, value in headers if name == b"host"]
+    if validator is not None and (len(hosts) != 1 or not validator.is_allowed(hosts[0])):
+        return 400, "Invalid Host header.", "websocket-host-failed"
+    settings = app.settings
+    if not settings.WEBSOCKET_ENFORCE_ORIGIN:
+        return None
+    origins = [value.decode("latin-1") for name, value in headers if name == b"origin"]
+    if not origins:
+        if settings.WEBSOCKET_ALLOW_MISSING_ORIGIN:
+            return None
+        return 403, "WebSocket handshake without an Origin header.", "websocket-origin-failed"
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    own = _origin_key(f"{scheme}://{hosts[0].decode('latin-1')}") if hosts else ""
+    origin = _origin_key(origins[0]) if len(origins) == 1 else ""
+    allowed = {_origin_key(o) for o in settings.WEBSOCKET_ALLOWED_ORIGINS}
+    if origin and (origin == own or origin in allowed):
+        return None
+    return 403, "WebSocket origin not allowed.", "websocket-origin-failed"

@@ -56,8 +56,7 @@ J      (decompression) here: test_j_compressed_bodies_are_never_inflated (J1; ga
        Content-Encoding is not sent yet, the body is passed on compressed); test_outbound.py:
        test_response_size_is_capped (J2). Not applicable: J3 (no archive helpers)
 K      (WebSocket) test_websocket.py: test_invalid_json_closes_1007_and_oversized_1009 (K1, K3);
-       here: test_k_cross_site_websocket_is_refused (K2, a strict xfail: the
-       WEBSOCKET_ENFORCE_ORIGIN setting exists, the check does not yet)
+       here: test_k_cross_site_websocket_is_refused (K2: foreign and missing Origin are 403)
 L      (sessions/caches) sessions/test_session.py: test_every_read_marks_accessed_but_not_modified
        (L3), test_existing_cache_control_is_made_private; sessions/test_pipeline.py:
        test_reading_the_session_makes_the_response_private_and_vary_cookie (L1, L2);
@@ -85,7 +84,7 @@ import pytest
 
 from flasgo import Flasgo, RedirectResponse, request, session
 from flasgo.response import Response
-from flasgo.testing import TestClient
+from flasgo.testing import TestClient, WebSocketDenied
 from tests.asgi import call, http_scope
 from tests.linear import LIMIT, linear_ratio
 
@@ -342,9 +341,6 @@ def test_j_compressed_bodies_are_never_inflated(client: TestClient) -> None:
 # -- K: WebSocket --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="K2 gap: WEBSOCKET_ENFORCE_ORIGIN is a setting, not yet a check"
-)
 def test_k_cross_site_websocket_is_refused() -> None:
     app = hostile_app()
 
@@ -354,9 +350,17 @@ def test_k_cross_site_websocket_is_refused() -> None:
         await websocket.send_text("hello")
         await websocket.close()
 
-    client = app.test_client()
-    with client.websocket_connect("/ws", headers={"Origin": "https://evil.example"}) as ws:
-        assert ws.receive_text() != "hello"  # a refused handshake never gets here
+    with app.test_client() as client:
+        with (
+            pytest.raises(WebSocketDenied) as denied,
+            client.websocket_connect("/ws", origin="https://evil.example"),
+        ):
+            pass
+        assert denied.value.status_code == 403
+        with pytest.raises(WebSocketDenied), client.websocket_connect("/ws", origin=None):
+            pass
+        with client.websocket_connect("/ws") as ws:  # same origin: http://localhost
+            assert ws.receive_text() == "hello"
 
 
 # -- P: methods ----------------------------------------------------------------------------------
