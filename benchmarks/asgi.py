@@ -142,12 +142,12 @@ def unsafe_request_headers(cookie: tuple[bytes, bytes] | None, origin: bytes) ->
 
 
 async def csrf_headers(app: ASGIApp, state: dict[str, Any]) -> Headers:
-    """GET /json once, as a client's first visit, and return the headers for unsafe requests.
+    """GET / once, as a browser's first visit (a page), and return the headers for unsafe requests.
 
-    Apps with CSRF protection (Flasgo's secure defaults) issue their cookie on that response;
+    Apps with CSRF protection (Flasgo's secure defaults) issue their cookie on that page;
     the benchmark then measures the POST a legitimate same-origin client makes.
     """
-    scope = build_scope(Endpoint("first-visit", "GET", ()), Probe("/json", "", None))
+    scope = build_scope(Endpoint("first-visit", "GET", ()), Probe("/", "", None))
     messages = await call(app, scope, b"", state)
     start = messages[0] if messages else {}
     cookies = [bytes(v) for k, v in start.get("headers", []) if bytes(k).lower() == b"set-cookie"]

@@ -168,10 +168,10 @@ def serve(name: str, pin: bool) -> Iterator[Server]:
 
 
 def http_csrf_headers(port: int) -> Headers:
-    """GET /json once as a first visit; return the headers for unsafe requests (see asgi)."""
+    """GET / once as a first visit (a page); return the headers for unsafe requests (see asgi)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", "/json")
+        conn.request("GET", "/")
         response = conn.getresponse()
         response.read()
         cookies = [value.encode("latin-1") for value in response.headers.get_all("set-cookie", [])]

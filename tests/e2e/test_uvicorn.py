@@ -133,7 +133,9 @@ def test_flasgo_run_serves_the_example_app(tmp_path: Path) -> None:
 
         # CSRF: refused without a token; a non-browser client (no Origin) that echoes the
         # cookie it was given in the header gets through.
-        assert fetch(port, "POST", "/notes/?note_id=7")[0] == 403
+        assert "set-cookie" not in headers  # API responses carry no CSRF cookie
+        status, headers, _ = fetch(port, "POST", "/notes/?note_id=7")
+        assert status == 403  # ...and the refusal hands the client a fresh token
         token = headers["set-cookie"].partition(";")[0].partition("=")[2]
         csrf = {"cookie": f"flasgo-csrf={token}", "x-csrf-token": token}
         status, _, body = fetch(port, "POST", "/notes/?note_id=7", csrf)

@@ -27,8 +27,12 @@ def make_app(**settings: Any) -> Flasgo:
     app = Flasgo({"SECRET_KEY": KEY, **settings})
 
     @app.get("/")
-    def index() -> str:
-        return "ok"
+    def index() -> Response:
+        return Response.html("<p>ok</p>")  # a page: where browsers get their token
+
+    @app.get("/api")
+    def api() -> dict[str, str]:
+        return {"ok": "yes"}
 
     @app.post("/submit")
     def submit() -> str:
@@ -142,6 +146,9 @@ def test_no_cookie_on_public_cache_responses_or_unmatched_paths() -> None:
     client = TestClient(app)
     assert csrf_cookie(client.get("/public")) is None
     assert csrf_cookie(client.get("/missing")) is None
+    # PERF: API responses to cookie-less clients carry no token (no crypto per request);
+    # pages, csrf_token() and a CSRF 403 hand one out.
+    assert csrf_cookie(client.get("/api")) is None
     assert csrf_cookie(client.get("/")) is not None
 
 

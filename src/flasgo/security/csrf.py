@@ -431,6 +431,11 @@ class CSRFProtection:
         session = request._session
         if token is None:
             if not self.has_cookie(request):
+                # PERF + Django's rule: a client without a token gets one with a page (HTML),
+                # when the app asks for it (`csrf_token()`), or with a CSRF 403; API responses
+                # (text, JSON) to cookie-less clients carry no cookie and cost no crypto.
+                if response is None or not _is_html(response):
+                    return None
                 return self.set_cookie(request, self.new_token(self.binding(request)))
             if session is None or not (session.modified or session.regenerated):
                 return None
@@ -463,6 +468,10 @@ class CSRFProtection:
             binding = self.binding(request)
             if len(values) != 1 or not self.is_valid(values[0], binding):
                 request._csrf = self.new_token(binding)
+
+
+def _is_html(response: Response) -> bool:
+    return (response.content_type or "").startswith("text/html")
 
 
 def session_binding(session: Session | None) -> str:
