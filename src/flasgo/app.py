@@ -736,6 +736,7 @@ class Flasgo(Scaffold):
         except HTTPException as exc:  # CSRFFailed (403), or a form body that failed to read
             if isinstance(exc, CSRFFailed):
                 csrf.refuse(request, exc)
+                exc = await self._security_failure(request) or exc
             await self._send(send, await self._handle_exception(request, endpoint, exc), request)
             return False
         return True

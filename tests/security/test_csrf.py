@@ -643,4 +643,4 @@ def test_hostile_headers_only_get_expected_statuses(
         http_scope("/submit", "POST", headers),
         [{"type": "http.request", "body": body, "more_body": False}],
     )
-    assert result.status in (200, 400, 403, 415)
+    assert result.status in (200, 400, 403, 415, 429)  # 429: many failures throttle the client

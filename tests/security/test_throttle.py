@@ -283,3 +283,17 @@ def test_a_redis_outage_fails_open(caplog: pytest.LogCaptureFixture) -> None:
             assert client.get("/").status_code == 200
     finally:
         server.stop()
+
+
+def test_csrf_failures_count_towards_the_throttle() -> None:
+    from flasgo import Flasgo
+
+    app = Flasgo({"SECURITY_FAILURE_RATE_LIMIT": 2})
+
+    @app.post("/submit")
+    def submit() -> str:
+        return "done"
+
+    client = app.test_client()
+    statuses = [client.post("/submit").status_code for _ in range(3)]
+    assert statuses == [403, 403, 429]
