@@ -31,6 +31,7 @@ from flasgo.exceptions import (
     abort,
 )
 from flasgo.handlers import RequestValidationError
+from flasgo.logs import FlasgoJSONFormatter, configure_logging
 from flasgo.params import Body, Cookie, Depends, File, Form, Header, Query
 from flasgo.ratelimit import (
     RateLimiter,
@@ -103,6 +104,7 @@ __all__ = [
     "File",
     "Flasgo",
     "FlasgoError",
+    "FlasgoJSONFormatter",
     "Forbidden",
     "Form",
     "HTMLResponse",
@@ -158,6 +160,7 @@ __all__ = [
     "__version__",
     "abort",
     "bearer_token_backend",
+    "configure_logging",
     "csrf_exempt",
     "csrf_token",
     "current_app",
