@@ -54,6 +54,7 @@ from flasgo.response import (
 )
 from flasgo.routing import BuildError, Converter
 from flasgo.security.auth import AllowAny, AuthResult, HasScope, IsAuthenticated, User
+from flasgo.security.csp import csp_nonce
 from flasgo.security.csrf import csrf_exempt, csrf_token
 from flasgo.security.jwt import bearer_token_backend, encode_jwt, extract_bearer_token, jwt_backend
 from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
@@ -161,6 +162,7 @@ __all__ = [
     "abort",
     "bearer_token_backend",
     "configure_logging",
+    "csp_nonce",
     "csrf_exempt",
     "csrf_token",
     "current_app",

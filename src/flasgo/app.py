@@ -45,6 +45,7 @@ from flasgo.routing import Converter, Router, RuleEntry, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold, hook_arity
 from flasgo.security.auth import AuthRegistry, compile_guard, refuse
 from flasgo.security.checks import check_startup
+from flasgo.security.csp import NONCE_KEY, apply_nonce
 from flasgo.security.csrf import SAFE_METHODS, CSRFFailed, CSRFProtection, is_exempt
 from flasgo.security.events import log_security_event
 from flasgo.security.hosts import HostValidator
@@ -820,7 +821,8 @@ class Flasgo(Scaffold):
             *blocks[request.scope.get("scheme") == "https"],
             (b"content-length", str(len(body)).encode()),
         ]
-        if request._request_id is not None or self.csrf is not None:
+        # NOTE: CSRF on (the default) routes every fast response through here.
+        if request._request_id is not None or self.csrf is not None or NONCE_KEY in request.scope:
             self._add_simple_headers(request, headers)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if is_head else body})
@@ -828,6 +830,8 @@ class Flasgo(Scaffold):
             await finish_request(request, None)
 
     def _add_simple_headers(self, request: Request, headers: Block) -> None:
+        if (nonce := request.scope.get(NONCE_KEY)) is not None:
+            apply_nonce(headers, nonce)
         if request._request_id is not None:
             headers.append((b"x-request-id", request._request_id.encode()))
         # PERF: a client holding its CSRF cookie costs one scan of the Cookie header here.
@@ -1055,6 +1059,8 @@ class Flasgo(Scaffold):
             own = {name for name, _ in raw}
             base = [item for item in base if item[0] not in own]
         headers = [*base, *raw]
+        if (nonce := request.scope.get(NONCE_KEY)) is not None:
+            apply_nonce(headers, nonce)
         if self.csrf is not None and (cookie := self.csrf.outgoing(request, response)) is not None:
             headers.append((b"set-cookie", cookie.encode("latin-1")))
         # Error responses always carry the request id (it is in the log line too).
