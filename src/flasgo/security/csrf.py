@@ -430,6 +430,9 @@ class CSRFProtection:
         token = request._csrf
         session = request._session
         if token is None:
+            if response is None and session is None:
+                # PERF: the fast path (text/JSON, no session touched) never issues a token.
+                return None
             if not self.has_cookie(request):
                 # PERF + Django's rule: a client without a token gets one with a page (HTML),
                 # when the app asks for it (`csrf_token()`), or with a CSRF 403; API responses

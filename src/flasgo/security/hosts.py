@@ -61,7 +61,7 @@ class HostValidator:
         patterns: Normalised ``ALLOWED_HOSTS`` entries.
     """
 
-    __slots__ = ("_cache", "_exact", "_suffixes")
+    __slots__ = ("_exact", "_suffixes", "seen")
 
     def __init__(self, patterns: Iterable[str]) -> None:
         exact: set[str] = set()
@@ -74,13 +74,13 @@ class HostValidator:
                 exact.add(pattern)
         self._exact = frozenset(exact)
         self._suffixes = tuple(suffixes)
-        # PERF: allowed raw values seen before answer with one dict lookup; only values that
-        # passed are cached, and the cache is bounded, so hostile Hosts cannot grow it.
-        self._cache: dict[bytes, bool] = {}
+        # PERF: allowed raw values seen before answer with one dict lookup (`seen`); only
+        # values that passed are cached, and it is bounded, so hostile Hosts cannot grow it.
+        self.seen: dict[bytes, bool] = {}
 
     def is_allowed(self, raw: bytes) -> bool:
         """Tell whether the raw Host header value is allowed."""
-        if raw in self._cache:
+        if raw in self.seen:
             return True
         parts = split_host(raw.decode("latin-1"))
         if parts is None:
@@ -89,6 +89,6 @@ class HostValidator:
         allowed = host in self._exact or (
             not host.startswith("[") and host.endswith(self._suffixes) if self._suffixes else False
         )
-        if allowed and len(self._cache) < _CACHE_LIMIT:
-            self._cache[raw] = True
+        if allowed and len(self.seen) < _CACHE_LIMIT:
+            self.seen[raw] = True
         return allowed
