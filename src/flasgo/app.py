@@ -677,6 +677,7 @@ class Flasgo(Scaffold):
                 await self._dispatch(request, endpoint, params, send, preset)
         finally:
             request_var.reset(token)
+            request._close_files()  # NOTE: uploads live until the response was sent
 
     def _screen(self, scope: dict[str, Any]) -> tuple[HTTPException, str] | None:
         """Checks that run before routing: a throttled client, head and URL limits, then

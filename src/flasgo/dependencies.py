@@ -311,7 +311,7 @@ def _body_binder(root: Node) -> Callable[[Request, dict[str, Any]], Awaitable[di
 
 _MISSING: Any = inspect.Parameter.empty
 _NOT_JSON = "Expected a JSON body: send it with Content-Type: application/json."
-_NOT_FORM = "Expected a form body: send application/x-www-form-urlencoded."
+_NOT_FORM = "Expected a form body: send application/x-www-form-urlencoded or multipart/form-data."
 
 
 def _content_type(request: Request) -> str | None:
@@ -374,6 +374,12 @@ async def _read_form(
     if body.name is None:
         source = form if form is not None else {}
         getlist = form.getlist if form is not None else (lambda key: [])
+        if body.media_type == "multipart/form-data":
+            files = await request.files() if form is not None else None
+            _read_files(body.fields, files, kwargs, errors)
+            text = tuple(field for field in body.fields if field.location != "file")
+            read_text(text, source.get, getlist, kwargs, errors)
+            return
         read_text(body.fields, source.get, getlist, kwargs, errors)
         return
     if form is None:
@@ -388,6 +394,21 @@ async def _read_form(
     kwargs[body.name] = body.model.validate(
         raw, settings.MAX_VALIDATION_ISSUES, settings.MAX_VALIDATION_WORK, strict=False
     )
+
+
+def _read_files(
+    fields: tuple[Any, ...], files: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]]
+) -> None:
+    for field in fields:
+        if field.location != "file":
+            continue
+        uploads = files.getlist(field.key) if files is not None else []
+        if uploads:
+            kwargs[field.name] = uploads if field.many else uploads[0]
+        elif field.default is not _MISSING:
+            kwargs[field.name] = field.default
+        else:
+            errors.append(issue(["body", field.key], "missing", "A file is required."))
 
 
 def _form_object(annotation: Any, form: Any) -> dict[str, Any]:

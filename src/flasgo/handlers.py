@@ -22,6 +22,7 @@ from flasgo.background import BackgroundTasks
 from flasgo.concurrency import is_async_callable
 from flasgo.exceptions import ConfigurationError, InternalServerError
 from flasgo.params import Body, Cookie, Depends, File, Form, Header, Marker, Query
+from flasgo.uploads import UploadedFile
 from flasgo.validation import (
     BodyModel,
     Coercer,
@@ -349,11 +350,8 @@ def _add_param(
         spec.background.append(name)
     elif marker is None and name == "request" and annotation is _MISSING:
         spec.injected.append((name, _the_request))
-    elif isinstance(marker, File):
-        raise ConfigurationError(
-            f"Parameter {name!r} of {owner!r} uses File(), but Flasgo cannot parse "
-            "multipart/form-data bodies yet; accept a urlencoded Form() or a JSON Body()."
-        )
+    elif isinstance(marker, File) or (marker is None and body_methods and _is_upload(annotation)):
+        _add_file(spec, owner, param, annotation, marker)
     elif isinstance(marker, Body) or (
         marker is None and body_methods and _is_body_type(annotation)
     ):
@@ -417,13 +415,50 @@ def _add_form(
         _set_body(spec, owner, BodySpec(param.name, model, form, param.default))
         return
     field = _text_scalar(owner, param, annotation, "body", marker.alias or param.name)
+    _add_form_field(spec, owner, field, form)
+
+
+def _add_form_field(spec: CallSpec, owner: str, field: _Scalar, media_type: str) -> None:
     current = spec.body
     if current is None:
-        spec.body = BodySpec(None, None, form, _MISSING, (field,))
+        spec.body = BodySpec(None, None, media_type, _MISSING, (field,))
     elif current.name is None:
-        spec.body = BodySpec(None, None, form, _MISSING, (*current.fields, field))
+        if current.media_type == _MULTIPART:
+            media_type = _MULTIPART  # NOTE: one file field makes the whole form multipart
+        spec.body = BodySpec(None, None, media_type, _MISSING, (*current.fields, field))
     else:
         _set_body(spec, owner, current)  # raises: a body model and a form field
+
+
+_MULTIPART = "multipart/form-data"
+
+
+def _upload_item(annotation: Any) -> tuple[Any, bool]:
+    inner, _ = unwrap_optional(annotation)
+    element = _collection_item(inner)
+    return (inner, False) if element is None else (element, True)
+
+
+def _is_upload(annotation: Any) -> bool:
+    return _upload_item(annotation)[0] is UploadedFile
+
+
+def _add_file(
+    spec: CallSpec, owner: str, param: inspect.Parameter, annotation: Any, marker: File | None
+) -> None:
+    item, many = _upload_item(annotation)
+    if item is not UploadedFile:
+        raise ConfigurationError(
+            f"Parameter {param.name!r} of {owner!r} uses File() but is annotated "
+            f"{annotation!r}; annotate it UploadedFile or list[UploadedFile] "
+            "(from flasgo.uploads)."
+        )
+    default = param.default
+    if default is _MISSING and unwrap_optional(annotation)[1]:
+        default = None
+    key = marker.alias if marker is not None and marker.alias else param.name
+    field = _Scalar(param.name, "file", key, None, "file", default, many)
+    _add_form_field(spec, owner, field, _MULTIPART)
 
 
 def _add_text_param(

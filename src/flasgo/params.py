@@ -58,7 +58,7 @@ class Form(Marker):
 
 @dataclass(frozen=True, slots=True)
 class File(Marker):
-    """An uploaded file from a multipart form (needs multipart support; not available yet)."""
+    """An uploaded file from a multipart form: ``UploadedFile`` or ``list[UploadedFile]``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from flasgo.routing import RuleEntry
     from flasgo.security.auth import User
     from flasgo.sessions import Session
+    from flasgo.uploads import UploadedFiles
 
 __all__ = ["ClientDisconnected", "Request"]
 
@@ -46,6 +47,7 @@ class Request:
         "_body",
         "_cookies",
         "_csrf",
+        "_files",
         "_form",
         "_g",
         "_headers",
@@ -83,6 +85,7 @@ class Request:
         self._body: bytes | None = None
         self._json: Any = _UNSET
         self._form: MultiDict | None = None
+        self._files: UploadedFiles | None = None
         self._g: AppGlobals | None = None
         self._stream_consumed = False
         self._request_id: str | None = None
@@ -415,11 +418,14 @@ class Request:
         return self._json
 
     async def form(self) -> MultiDict:
-        """The urlencoded form body as a multi-dict (cached).
+        """The form's text fields as a multi-dict (cached): urlencoded or multipart/form-data.
+
+        A multipart body is streamed; its files are kept for `files()`.
 
         Raises:
             UnsupportedMediaType: The body is not a form.
-            PayloadTooLarge: More than ``MAX_FORM_FIELDS`` fields.
+            BadRequest: A malformed multipart body or boundary.
+            PayloadTooLarge: A body, part, field or file limit was passed.
         """
         if self._form is None:
             mime, params = parse_options_header(self.headers.get("content-type", ""))
@@ -430,15 +436,34 @@ class Request:
                     charset=params.get("charset", "utf-8"),
                 )
             elif mime == "multipart/form-data":
-                raise UnsupportedMediaType(
-                    "multipart/form-data bodies are not supported yet; send the form "
-                    "as application/x-www-form-urlencoded."
-                )
+                from flasgo.uploads import parse_multipart
+
+                self._form, self._files = await parse_multipart(self, params)
             else:
                 raise UnsupportedMediaType(
-                    "Expected a form body: send application/x-www-form-urlencoded."
+                    "Expected a form body: send application/x-www-form-urlencoded "
+                    "or multipart/form-data."
                 )
         return self._form
+
+    async def files(self) -> UploadedFiles:
+        """The uploaded files of a multipart form by field name (empty for other bodies).
+
+        They are closed after the response; `UploadedFile.save` keeps one.
+        """
+        if self._files is None:
+            from flasgo.uploads import UploadedFiles
+
+            if self.content_type == "multipart/form-data":
+                await self.form()
+            if self._files is None:
+                self._files = UploadedFiles()
+        return self._files
+
+    def _close_files(self) -> None:
+        files = self._files
+        if files is not None:
+            files.close()
 
     def __repr__(self) -> str:
         return f"<Request {self.scope.get('method')} {self.scope.get('path')!r}>"

@@ -7,12 +7,12 @@ requests go over a real socket to uvicorn in ``tests/e2e/test_hostile_raw.py``.
 
 Class  Covered by (a test here, or the module and test elsewhere; rows in brackets)
 -----  ------------------------------------------------------------------------------------
-A      (multipart/forms) here: test_a_multipart_is_415_until_supported,
+A      (multipart/forms) here: test_a_multipart_crlf_preamble_then_truncated,
        test_a_urlencoded_field_flood; test_request.py: test_malformed_content_length_is_400 (A6),
        test_body_limit_counts_received_bytes_across_chunks (A13, A17, A18); test_querystring.py:
        test_form_field_limit, test_query_hundred_thousand_ampersands (A21); test_mediatypes.py:
-       test_backslash_flood_security_case_a1 (A1, A2). Not applicable yet: multipart parsing
-       (A3-A5, A7-A16, A19, A20: no multipart parser, 415)
+       test_backslash_flood_security_case_a1 (A1, A2); test_multipart.py: the multipart rows
+       (A3-A5, A7-A16, A19, A20: limits, hostile filenames, CR/LF linearity, fuzzing)
 B      (header/cookie/param complexity) test_limits_and_headers.py:
        test_too_many_headers_is_431_at_the_boundary, test_head_bytes_limit_is_431_at_the_boundary
        (B1, B2, B4, B11); test_mediatypes.py: test_semicolons_in_quotes_security_case_b3;
@@ -143,14 +143,19 @@ def assert_clean(response: Any, status: int) -> None:
 # -- A: forms ------------------------------------------------------------------------------------
 
 
-def test_a_multipart_is_415_until_supported(client: TestClient) -> None:
-    # Gap: no multipart parser yet, so every multipart row (A3-A20) ends here, before parsing.
+def test_a_multipart_crlf_preamble_then_truncated(client: TestClient) -> None:
+    # A3/A4: a CR/LF preamble is skipped in one pass; a body without its closing boundary is 400.
     body = b"\r\n" * 100_000 + b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--"
     response = client.post(
         "/form", body=body, headers={"Content-Type": "multipart/form-data; boundary=x"}
     )
-    assert_clean(response, 415)
-    assert "multipart/form-data bodies are not supported yet" in response.text
+    assert response.status_code in (200, 400), response.text
+    assert "Traceback" not in response.text
+    truncated = b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1"
+    response = client.post(
+        "/form", body=truncated, headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert_clean(response, 400)
 
 
 def test_a_urlencoded_field_flood(client: TestClient) -> None:
