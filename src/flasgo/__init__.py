@@ -62,6 +62,7 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
 from flasgo.settings import Settings
 from flasgo.stores import MemoryStore, StoreUnavailable
+from flasgo.uploads import UploadedFile
 from flasgo.url import url_for
 from flasgo.websocket import WebSocket, WebSocketDisconnect
 
@@ -153,6 +154,7 @@ __all__ = [
     "URITooLong",
     "UnprocessableEntity",
     "UnsupportedMediaType",
+    "UploadedFile",
     "User",
     "WebSocket",
     "WebSocketClosed",
