@@ -369,3 +369,18 @@ def test_loop_is_free_during_a_spill() -> None:
         return ticks
 
     assert asyncio.run(main()) > 0
+
+
+def test_reading_the_raw_body_after_a_multipart_form_is_a_clean_400() -> None:
+    from flasgo import Flasgo, request
+
+    app = Flasgo({"CSRF_ENABLED": False})
+
+    @app.post("/both")
+    async def both() -> dict[str, int]:
+        form = await request.form()
+        return {"fields": len(form), "body": len(await request.body())}
+
+    response = app.test_client().post("/both", data={"a": "1"}, files={"f": ("x.txt", b"x")})
+    assert response.status_code == 400
+    assert "already read as a form" in response.text

@@ -296,6 +296,13 @@ class Request:
 
     def _start_reading(self) -> int:
         if self._stream_consumed:
+            # NOTE: a multipart form is streamed to files (the CSRF form-field check may have
+            # read it): refuse cleanly rather than fail with a 500 the client can trigger.
+            if self._form is not None:
+                raise BadRequest(
+                    "The request body was already read as a form; use request.form() and "
+                    "request.files()."
+                )
             raise RuntimeError("The request body was already consumed by stream().")
         self._stream_consumed = True
         limit: int = self.app.settings.MAX_REQUEST_BODY_BYTES
