@@ -235,6 +235,9 @@ def test_require_shared_secret_ignores_one_worker_and_foreign_apps() -> None:
     require_shared_secret(Flasgo(), None)
     require_shared_secret(Flasgo(), 1)
     require_shared_secret(object(), 4)
+    # ...while the same app with several workers and a generated key is refused.
+    with pytest.raises(ConfigurationError, match="4 workers"):
+        require_shared_secret(Flasgo(), 4)
 
 
 # -- flasgo check --------------------------------------------------------------------------------
