@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from flasgo.concurrency import ThreadPool, is_async_callable
-from flasgo.context import request_var
+from flasgo.context import RequestBinding, find_request, request_binding
 from flasgo.deadlines import ReadDeadlines
 from flasgo.dependencies import finish_request, override
 from flasgo.exceptions import (
@@ -421,7 +421,7 @@ class Flasgo(Scaffold):
         Raises:
             BuildError: Unknown endpoint or missing/invalid values.
         """
-        request = request_var.get(None)
+        request = find_request()
         if endpoint.startswith(".") and request is not None and request.blueprint:
             endpoint = f"{request.blueprint}{endpoint}"
         elif endpoint.startswith("."):
@@ -661,7 +661,8 @@ class Flasgo(Scaffold):
                 target, preset = self._other_method(entry, method)
             endpoint = target
         request = Request(scope, receive, self, params, endpoint.name or None, entry)
-        token = request_var.set(request)
+        binding = RequestBinding(request)
+        token = request_binding.set(binding)
         try:
             if self._preload_sessions and not await self._preload_session(request, send):
                 return
@@ -676,7 +677,8 @@ class Flasgo(Scaffold):
             else:
                 await self._dispatch(request, endpoint, params, send, preset)
         finally:
-            request_var.reset(token)
+            binding.release()
+            request_binding.reset(token)
             request._close_files()  # NOTE: uploads live until the response was sent
 
     def _screen(self, scope: dict[str, Any]) -> tuple[HTTPException, str] | None:

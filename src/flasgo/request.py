@@ -43,6 +43,7 @@ class Request:
     """
 
     __slots__ = (
+        "__weakref__",
         "_args",
         "_body",
         "_cookies",

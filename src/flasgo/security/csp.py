@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from flasgo.context import request_var
+from flasgo.context import find_request
 
 __all__ = ["NONCE_KEY", "add_nonce", "csp_nonce"]
 
@@ -23,7 +23,7 @@ def csp_nonce() -> str:
     Raises:
         RuntimeError: Called outside a request.
     """
-    request = request_var.get(None)
+    request = find_request()
     if request is None:
         raise RuntimeError("csp_nonce() needs a request: call it from a handler or template.")
     scope = request.scope

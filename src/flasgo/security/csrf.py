@@ -44,7 +44,7 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from flasgo.context import request_var
+from flasgo.context import find_request
 from flasgo.cookies import build_set_cookie, cookie_values
 from flasgo.exceptions import Forbidden, HTTPException
 from flasgo.security.events import log_security_event
@@ -512,7 +512,7 @@ def csrf_token() -> str:
     Raises:
         RuntimeError: Called outside a request, or with ``CSRF_ENABLED`` off.
     """
-    request = request_var.get(None)
+    request = find_request()
     if request is None:
         raise RuntimeError("csrf_token() needs an active request; call it inside a handler.")
     protection = request.app.csrf
