@@ -101,9 +101,11 @@ EXPECTED_DEFAULTS: dict[str, object] = {
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
         "referrer-policy": "strict-origin-when-cross-origin",
-        "x-xss-protection": "0",
-        "permissions-policy": "camera=(), microphone=(), geolocation=()",
+        "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    },
+    "PAGE_SECURITY_HEADERS": {
         "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+        "permissions-policy": "camera=(), microphone=(), geolocation=()",
         "cross-origin-opener-policy": "same-origin",
     },
     "HSTS_SECONDS": 63072000,
@@ -138,7 +140,8 @@ def test_every_default_is_pinned() -> None:
 def test_default_security_headers_leave_hsts_to_its_own_keys() -> None:
     settings = Settings()
     assert "strict-transport-security" not in settings.SECURITY_HEADERS
-    assert settings.SECURITY_HEADERS["cross-origin-opener-policy"] == "same-origin"
+    assert "strict-transport-security" not in settings.PAGE_SECURITY_HEADERS
+    assert settings.PAGE_SECURITY_HEADERS["cross-origin-opener-policy"] == "same-origin"
     assert (settings.HSTS_SECONDS, settings.HSTS_INCLUDE_SUBDOMAINS) == (63072000, True)
     assert settings.HSTS_PRELOAD is False
 

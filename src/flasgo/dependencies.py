@@ -202,7 +202,7 @@ class Graph:
 
     async def _solve(self, request: Request, path_values: dict[str, Any]) -> dict[str, Any]:
         graph = self
-        overrides = request.app._dependency_overrides
+        overrides = request.app.dependency_overrides
         if overrides:
             graph = _overridden(self, overrides)
         return await graph.solve(request, path_values)

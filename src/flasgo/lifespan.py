@@ -57,7 +57,7 @@ class Lifespan:
 
     async def start(self) -> None:
         """Freeze the app and run every startup hook and lifespan context."""
-        self.app._freeze()
+        self.app.freeze()
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()
         try:

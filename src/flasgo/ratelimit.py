@@ -8,8 +8,8 @@ list of timestamps), at the price of assuming the previous bucket's requests wer
 evenly over it. `RateLimiter` keeps the counters in memory (bounded, LRU), `RedisRateLimiter`
 in Redis (one atomic Lua script, shared by every worker).
 
-The app compiles each endpoint's rules once, at startup (`install_rate_limits`); routes without
-rules pay nothing per request.
+The compiler gathers each endpoint's rules once, at startup (`route_rules`, then
+`EndpointLimits`); routes without rules pay nothing per request.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -29,7 +29,6 @@ from flasgo.security.events import log_security_event
 from flasgo.stores import StoreUnavailable
 
 if TYPE_CHECKING:
-    from flasgo.app import Endpoint, Flasgo
     from flasgo.request import Request
     from flasgo.response import Response
     from flasgo.stores.redis import RedisStore
@@ -43,8 +42,9 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "Usage",
-    "install_rate_limits",
+    "default_backend",
     "rate_limit",
+    "route_rules",
     "rules_of",
     "seconds",
 ]
@@ -480,44 +480,25 @@ class EndpointLimits:
         raise RateLimitExceeded(max(usages, key=lambda usage: usage.retry_after))
 
 
-def _default_backend(app: Flasgo) -> RateLimitBackend:
-    url = app.settings.REDIS_URL
-    return RedisRateLimiter.from_url(url) if url else RateLimiter()
+def default_backend(redis_url: str | None) -> RateLimitBackend:
+    """The backend used when the app was given none: Redis with ``REDIS_URL``, else memory."""
+    return RedisRateLimiter.from_url(redis_url) if redis_url else RateLimiter()
 
 
-def install_rate_limits(
-    app: Flasgo, endpoints: Iterable[Endpoint]
-) -> list[Callable[[], Awaitable[None]]]:
-    """Compile every endpoint's rules (its scopes' ``rate_limits``, then its handler's).
-
-    Endpoints with rules get `EndpointLimits` and leave the fast path; the backend is
-    ``app.rate_limiter``, else Redis when ``REDIS_URL`` is set, else memory.
-
-    Returns:
-        What to close at shutdown: the Redis client made here, if any.
+def route_rules(
+    func: Callable[..., Any], scopes: Iterable[object], *, rule: str, websocket: bool
+) -> tuple[RateLimitRule, ...]:
+    """A route's rules: its scopes' ``rate_limits`` (outermost first), then its handler's.
 
     Raises:
         ConfigurationError: A WebSocket handler has rate limits.
     """
-    closers: list[Callable[[], Awaitable[None]]] = []
-    for endpoint in endpoints:
-        own = rules_of(endpoint.record.func)
-        if endpoint.record.websocket:
-            if own:
-                raise ConfigurationError(
-                    f"Rate limits apply to HTTP routes; remove them from the WebSocket route "
-                    f"{endpoint.rule!r}."
-                )
-            continue
-        rules = (*(rule for scope in endpoint.scopes for rule in scope.rate_limits), *own)
-        if not rules:
-            continue
-        if app.rate_limiter is None:
-            app.rate_limiter = backend = _default_backend(app)
-            if isinstance(backend, RedisRateLimiter):
-                closers.append(backend.close)
-        endpoint.rate_limits = EndpointLimits(
-            endpoint.name, rules, app.rate_limiter, app.thread_pool.run
-        )
-        endpoint.simple = False
-    return closers
+    own = rules_of(func)
+    if websocket:
+        if own:
+            raise ConfigurationError(
+                f"Rate limits apply to HTTP routes; remove them from the WebSocket route {rule!r}."
+            )
+        return ()
+    inherited = (limit for scope in scopes for limit in getattr(scope, "rate_limits", ()))
+    return (*inherited, *own)

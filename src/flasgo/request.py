@@ -14,6 +14,7 @@ from flasgo.jsonenc import decode_json
 from flasgo.mediatypes import is_json_media_type, parse_options_header
 from flasgo.querystring import parse_query_string, parse_urlencoded_form
 from flasgo.request_id import is_valid_request_id
+from flasgo.state import RequestState
 
 if TYPE_CHECKING:
     from flasgo.app import Flasgo
@@ -47,17 +48,14 @@ class Request:
         "_args",
         "_body",
         "_cookies",
-        "_csrf",
         "_files",
         "_form",
         "_g",
         "_headers",
         "_json",
         "_receive",
-        "_request_id",
-        "_session",
+        "_state",
         "_stream_consumed",
-        "_user",
         "app",
         "endpoint",
         "rule",
@@ -89,12 +87,7 @@ class Request:
         self._files: UploadedFiles | None = None
         self._g: AppGlobals | None = None
         self._stream_consumed = False
-        self._request_id: str | None = None
-        self._session: Session | None = None
-        # Set by the route's auth guard, else resolved on first use of `user`.
-        self._user: User | None = None
-        # A CSRF token made during this request, to be set on its response (security/csrf.py).
-        self._csrf: str | None = None
+        self._state: RequestState | None = None
 
     # -- the request line -------------------------------------------------------------------
 
@@ -239,9 +232,10 @@ class Request:
         Reading it marks the response ``Vary: Cookie`` and private; changing it writes the
         cookie when the handler succeeds.
         """
-        session = self._session
+        state = self.state
+        session: Session | None = state.session
         if session is None:
-            session = self._session = self.app.open_session(self)
+            session = state.session = self.app.open_session(self)
         return session
 
     @property
@@ -251,27 +245,42 @@ class Request:
         On a route with ``@authorize`` it is the user its backend found; elsewhere it is
         resolved on first use from the session (`login`), else `User.anonymous()`.
         """
-        user = self._user
+        state = self.state
+        user: User | None = state.user
         if user is None:
             from flasgo.security.auth import load_user
 
-            user = self._user = load_user(self)
+            user = state.user = load_user(self)
         return user
 
     @property
     def request_id(self) -> str:
         """This request's id (also sent as ``X-Request-ID`` and put on log lines)."""
-        request_id = self._request_id
+        state = self.state
+        request_id = state.request_id
         if request_id is None:
             incoming = None
             if self.app.settings.TRUST_INCOMING_REQUEST_ID:
                 incoming = self.headers.get("x-request-id")
-            request_id = self._request_id = (
+            request_id = state.request_id = (
                 incoming
                 if incoming is not None and is_valid_request_id(incoming)
-                else self.app._request_ids.next()
+                else self.app.request_ids.next()
             )
         return request_id
+
+    @property
+    def state(self) -> RequestState:
+        """The pipeline's per-request state (made on first use)."""
+        state = self._state
+        if state is None:
+            state = self._state = RequestState()
+        return state
+
+    @property
+    def has_state(self) -> bool:
+        """Whether anything made the per-request state yet (cheap; creates nothing)."""
+        return self._state is not None
 
     @property
     def blueprint(self) -> str | None:
@@ -468,7 +477,8 @@ class Request:
                 self._files = UploadedFiles()
         return self._files
 
-    def _close_files(self) -> None:
+    def close_files(self) -> None:
+        """Close the uploaded files' temporary storage (after the response was sent)."""
         files = self._files
         if files is not None:
             files.close()

@@ -59,14 +59,21 @@ _PATH = re.compile(r"/[\x21-\x7e]*")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
+# Sent with every response. NOTE: no X-XSS-Protection, Pragma or Expires: legacy headers
+# that OWASP advises against or that no-store already covers.
 _DEFAULT_SECURITY_HEADERS: Final = MappingProxyType(
     {
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
         "referrer-policy": "strict-origin-when-cross-origin",
-        "x-xss-protection": "0",
-        "permissions-policy": "camera=(), microphone=(), geolocation=()",
+        "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    }
+)
+# Sent with HTML responses too (replacing same-named ones): what only a rendered page needs.
+_DEFAULT_PAGE_SECURITY_HEADERS: Final = MappingProxyType(
+    {
         "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+        "permissions-policy": "camera=(), microphone=(), geolocation=()",
         "cross-origin-opener-policy": "same-origin",
     }
 )
@@ -550,6 +557,9 @@ _FIELDS: Final[Mapping[str, _Field]] = {
     "SSRF_ALLOW_UNRESOLVABLE_HOSTS": _bool(False),
     "SSRF_RESOLUTION_TIMEOUT_SECONDS": _float(5.0, 0, math.inf, above=True, optional=True),
     "SECURITY_HEADERS": _Field(_DEFAULT_SECURITY_HEADERS, _check_security_headers, "dict"),
+    "PAGE_SECURITY_HEADERS": _Field(
+        _DEFAULT_PAGE_SECURITY_HEADERS, _check_security_headers, "dict"
+    ),
     "HSTS_SECONDS": _int(63_072_000, minimum=0),
     "HSTS_INCLUDE_SUBDOMAINS": _bool(True),
     "HSTS_PRELOAD": _bool(False),
@@ -804,6 +814,7 @@ class Settings:
     SSRF_ALLOW_UNRESOLVABLE_HOSTS: bool
     SSRF_RESOLUTION_TIMEOUT_SECONDS: float | None
     SECURITY_HEADERS: Mapping[str, str]
+    PAGE_SECURITY_HEADERS: Mapping[str, str]
     HSTS_SECONDS: int
     HSTS_INCLUDE_SUBDOMAINS: bool
     HSTS_PRELOAD: bool

@@ -393,7 +393,7 @@ def _origin_key(origin: str) -> str:
 def _screen_handshake(app: Flasgo, scope: dict[str, Any]) -> tuple[int, str, str] | None:
     """The Host allowlist and the Origin check for a WebSocket handshake (CSWSH defence)."""
     headers = scope["headers"]
-    validator = app._host_validator
+    validator = app.host_validator
     hosts = [value for name, value in headers if name == b"host"]
     if validator is not None and (len(hosts) != 1 or not validator.is_allowed(hosts[0])):
         return 400, "Invalid Host header.", "websocket-host-failed"

@@ -71,7 +71,8 @@ def set_plan(app: Flasgo, endpoint_name: str, **metadata: Any) -> None:
     """Give an endpoint's compiled plan the metadata the typed binder records."""
     for endpoint in app.iter_endpoints():
         if endpoint.name == endpoint_name:
-            endpoint.plan = dataclasses.replace(endpoint.plan, **metadata)
+            # NOTE: endpoints are immutable; this test injects plan metadata on purpose.
+            object.__setattr__(endpoint, "plan", dataclasses.replace(endpoint.plan, **metadata))
             return
     raise AssertionError(f"no endpoint {endpoint_name}")
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from flasgo import Flasgo, request
+from flasgo import Flasgo, HTMLResponse, request
 from tests.asgi import call, http_scope
 
 
@@ -63,16 +63,63 @@ def test_hsts_only_on_https_and_preload_is_opt_in() -> None:
     assert call(off, dict(scope)).header("strict-transport-security") is None
 
 
-def test_every_default_security_header_is_present() -> None:
+_EVERYWHERE = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "cache-control": "no-store",
+}
+_LEGACY = ("x-xss-protection", "pragma", "expires")
+_PAGE_ONLY = ("permissions-policy", "cross-origin-opener-policy")
+
+
+def test_every_response_carries_the_lean_default_block() -> None:
     result = call(build(), http_scope("/"))
-    assert result.header("x-content-type-options") == "nosniff"
-    assert result.header("x-frame-options") == "DENY"
-    assert result.header("referrer-policy") == "strict-origin-when-cross-origin"
-    assert result.header("x-xss-protection") == "0"
-    assert result.header("permissions-policy") == "camera=(), microphone=(), geolocation=()"
+    for name, value in _EVERYWHERE.items():
+        assert result.header(name) == value
+    assert result.header("content-security-policy") == "default-src 'none'; frame-ancestors 'none'"
+    for name in (*_LEGACY, *_PAGE_ONLY, "strict-transport-security"):
+        assert result.header(name) is None
+
+
+@pytest.mark.parametrize("path", ["/page", "/error-page"])
+def test_html_pages_also_carry_the_page_headers(path: str) -> None:
+    app = build()
+
+    @app.get("/page")
+    def page() -> HTMLResponse:
+        return HTMLResponse("<p>hi</p>")
+
+    @app.get("/error-page")
+    def error_page() -> HTMLResponse:
+        return HTMLResponse("<p>gone</p>", 410)
+
+    result = call(app, http_scope(path))
+    for name, value in _EVERYWHERE.items():
+        assert result.header(name) == value
     assert result.header("content-security-policy") == "default-src 'self'; frame-ancestors 'none'"
+    assert result.header("permissions-policy") == "camera=(), microphone=(), geolocation=()"
     assert result.header("cross-origin-opener-policy") == "same-origin"
-    assert result.header("cache-control") == "no-store, no-cache, must-revalidate, max-age=0"
+    for name in _LEGACY:
+        assert result.header(name) is None
+    assert [name for name, _ in result.headers].count("content-security-policy") == 1
+
+
+def test_page_headers_are_configurable_and_a_handler_value_wins() -> None:
+    app = build(PAGE_SECURITY_HEADERS={"content-security-policy": "default-src 'self' cdn.test"})
+
+    @app.get("/page")
+    def page() -> HTMLResponse:
+        return HTMLResponse("<p>hi</p>")
+
+    @app.get("/own")
+    def own() -> HTMLResponse:
+        return HTMLResponse("<p>hi</p>", headers={"X-Frame-Options": "SAMEORIGIN"})
+
+    result = call(app, http_scope("/page"))
+    assert result.header("content-security-policy") == "default-src 'self' cdn.test"
+    assert result.header("permissions-policy") is None
+    assert call(app, http_scope("/own")).header("x-frame-options") == "SAMEORIGIN"
 
 
 def test_request_ids_are_sent_when_used_and_on_errors() -> None:

@@ -25,7 +25,8 @@ from flasgo.response import Response
 from flasgo.routing import Placeholder, parse_rule
 
 if TYPE_CHECKING:
-    from flasgo.app import Endpoint, Flasgo
+    from flasgo.app import Flasgo
+    from flasgo.endpoint import Endpoint
 
 __all__ = [
     "JSON_SCHEMA_DIALECT",
@@ -114,7 +115,7 @@ def openapi_spec(app: Flasgo) -> dict[str, Any]:
     """
     builder = _Builder(app)
     for endpoint in app.iter_endpoints():
-        if not endpoint.record.websocket and endpoint.record.options.get("include_in_schema", True):
+        if not endpoint.websocket and endpoint.options.get("include_in_schema", True):
             builder.add(endpoint)
     return builder.document(app)
 
@@ -166,7 +167,7 @@ class _Builder:
             operation["tags"] = [tag]
             if tag not in self.tags:
                 self.tags.append(tag)
-        summary, description = _docstring(endpoint.record.func)
+        summary, description = _docstring(endpoint.func)
         if summary:
             operation["summary"] = summary
         if description:
@@ -463,5 +464,5 @@ def _response_model(endpoint: Endpoint) -> Any:
     if model is not None:
         return model
     # NOTE: the handler compiler already needed the signature, so this cannot fail here.
-    returns = inspect.signature(endpoint.record.func).return_annotation
+    returns = inspect.signature(endpoint.func).return_annotation
     return _NONE_TYPE if returns is None or returns == "None" else None

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from flasgo.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from flasgo.app import Endpoint, Flasgo
+    from flasgo.app import Flasgo
+    from flasgo.endpoint import Endpoint
 
 __all__ = ["operation_security", "security_schemes", "validate_security_scheme"]
 
@@ -136,9 +137,9 @@ def security_schemes(app: Flasgo) -> dict[str, Any]:
 
 def operation_security(app: Flasgo, endpoint: Endpoint) -> tuple[list[Any] | None, tuple[int, ...]]:
     """The operation's ``security`` (None to leave it out) and its auth error statuses."""
-    from flasgo.security.auth import AllowAny, HasScope, endpoint_requirement
+    from flasgo.security.auth import AllowAny, HasScope, route_requirement
 
-    requirement = endpoint_requirement(endpoint)
+    requirement = route_requirement(endpoint.func, endpoint.scopes)
     if requirement is None:
         return None, ()
     optional = all(isinstance(p, AllowAny) for p in requirement.permissions)

@@ -10,8 +10,8 @@ resolved once, so a request only awaits them. Sync backends, permissions and use
 in the app's thread pool, never on the event loop.
 
 Outcomes: an anonymous user who is refused gets 401 (with ``WWW-Authenticate`` when the backend
-gave a challenge), an authenticated one 403, a backend that raises 500. Every refusal leaves
-through `refuse`, the one place that logs it (and that later failure throttling hooks into).
+gave a challenge), an authenticated one 403, a backend that raises 500. Every refusal is a
+`Refusal` that leaves through `Pipeline.refuse`, which logs it and counts it for the throttle.
 
 `request.user` (and the `flasgo.current_user` global) on a route without ``@authorize`` is
 resolved lazily from the session (`login` stores the id), so routes that never look pay
@@ -25,18 +25,18 @@ import inspect
 import logging
 import re
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar, runtime_checkable
 
-from flasgo.concurrency import is_async_callable
+from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.exceptions import ConfigurationError, HTTPException, InternalServerError
 from flasgo.security.events import log_security_event
+from flasgo.security.refusal import Refusal
 from flasgo.sessions.session import USER_ID_KEY
 
 if TYPE_CHECKING:
-    from flasgo.app import Endpoint, Flasgo
     from flasgo.request import Request
 
 __all__ = [
@@ -56,10 +56,9 @@ __all__ = [
     "User",
     "authorize",
     "compile_guard",
-    "endpoint_requirement",
     "is_scope_token",
     "load_user",
-    "refuse",
+    "route_requirement",
 ]
 
 error_log = logging.getLogger("flasgo.error")
@@ -283,19 +282,20 @@ def _checked_permission(permission: object) -> PermissionLike:
     )
 
 
-def endpoint_requirement(endpoint: Endpoint) -> Requirement | None:
-    """The requirement of `endpoint`: its blueprints' ``permissions=`` (outermost first), then
-    its own ``@authorize``; the innermost backend named wins. None when unprotected."""
-    from flasgo.blueprints import Blueprint
-
-    own: Requirement | None = getattr(endpoint.record.func, _ATTRIBUTE, None)
+def route_requirement(func: Callable[..., Any], scopes: Sequence[object]) -> Requirement | None:
+    """The requirement of a route: its scopes' ``permissions=`` (outermost first; blueprints
+    have them), then its own ``@authorize``; the innermost backend named wins. None when
+    unprotected."""
+    own: Requirement | None = getattr(func, _ATTRIBUTE, None)
     permissions: list[PermissionLike] = []
     backend = "default"
-    for scope in endpoint.scopes:
-        if not isinstance(scope, Blueprint) or not (scope.permissions or scope.auth_backend):
+    for scope in scopes:
+        scope_permissions = getattr(scope, "permissions", None)
+        scope_backend = getattr(scope, "auth_backend", None)
+        if not (scope_permissions or scope_backend):
             continue
-        permissions.extend(scope.permissions or (IsAuthenticated(),))
-        backend = scope.auth_backend or backend
+        permissions.extend(scope_permissions or (IsAuthenticated(),))
+        backend = scope_backend or backend
     if own is None and not permissions:
         return None
     if own is not None:
@@ -360,7 +360,8 @@ async def _nobody(request: Request) -> None:
 
 def _session_user_id(request: Request) -> str | int | None:
     # PERF: no session cookie, no session: nothing is parsed or verified.
-    if request._session is None and not request.app.sessions.has_cookie(request):
+    loaded = request.has_state and request.state.session is not None
+    if not loaded and not request.app.sessions.has_cookie(request):
         return None
     user_id = request.session.get(USER_ID_KEY)
     if isinstance(user_id, bool) or not isinstance(user_id, str | int):
@@ -416,32 +417,6 @@ def _on_event_loop() -> bool:
 Check = Callable[["Request", User], Awaitable[bool]]
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A request the guard turned away: the error to raise and the event to log."""
-
-    error: HTTPException
-    event: str
-    level: int = logging.WARNING
-    fields: Mapping[str, object] = field(default_factory=dict)
-
-
-def refuse(request: Request, refusal: Refusal) -> HTTPException:
-    """Log `refusal` for `request` and return the error the pipeline raises.
-
-    Every 401, 403 and auth-backend 500 passes through here (the app calls it), so a hook
-    that must see every authentication failure belongs in this one function.
-    """
-    log_security_event(
-        refusal.event,
-        request,
-        level=refusal.level,
-        status=refusal.error.status_code,
-        **refusal.fields,
-    )
-    return refusal.error
-
-
 class Guard:
     """One endpoint's compiled requirement: awaits the backend, then each permission."""
 
@@ -472,10 +447,10 @@ class Guard:
             return Refusal(
                 InternalServerError(_SERVER_ERROR),
                 event,
-                logging.ERROR,
-                {"backend": self.backend, "error": type(exc).__name__},
+                level=logging.ERROR,
+                fields={"backend": self.backend, "error": type(exc).__name__},
             )
-        request._user = user
+        request.state.user = user
         for check in self.checks:
             if not await self._allows(check, request, user):
                 return self._deny(user, challenge)
@@ -520,8 +495,16 @@ def _outcome(found: object) -> tuple[User, str | None]:
     )
 
 
-def compile_guard(app: Flasgo, endpoint: Endpoint) -> Guard | None:
-    """Build `endpoint`'s guard once, at startup (None for a route that needs none).
+def compile_guard(
+    registry: AuthRegistry,
+    pool: ThreadPool,
+    *,
+    func: Callable[..., Any],
+    scopes: Sequence[object],
+    rule: str,
+    websocket: bool = False,
+) -> Guard | None:
+    """Build a route's guard once, at startup (None for a route that needs none).
 
     A route without a requirement still gets an `AllowAny` session guard when it takes a
     `User` parameter and the app has a user loader, so the loader runs before the handler.
@@ -529,39 +512,41 @@ def compile_guard(app: Flasgo, endpoint: Endpoint) -> Guard | None:
     Raises:
         ConfigurationError: The backend is not registered, or a WebSocket route is protected.
     """
-    requirement = endpoint_requirement(endpoint)
+    requirement = route_requirement(func, scopes)
     if requirement is None:
-        if app.auth.user_loader is None or not _takes_user(endpoint.record.func):
+        if registry.user_loader is None or not _takes_user(func):
             return None
         requirement = Requirement((AllowAny(),), "session")
-    if endpoint.record.websocket:
+    if websocket:
         raise ConfigurationError(
-            f"WebSocket route {endpoint.rule!r} has authorization requirements, which "
+            f"WebSocket route {rule!r} has authorization requirements, which "
             "WebSocket routes do not support yet; check credentials in the handler."
         )
-    backend = app.auth.backends.get(requirement.backend)
+    backend = registry.backends.get(requirement.backend)
     if backend is None:
-        known = ", ".join(sorted(app.auth.backends))
+        known = ", ".join(sorted(registry.backends))
         raise ConfigurationError(
-            f"Route {endpoint.rule!r} uses auth backend {requirement.backend!r}, which is not "
+            f"Route {rule!r} uses auth backend {requirement.backend!r}, which is not "
             f"registered (known: {known}); call app.register_auth_backend("
             f"{requirement.backend!r}, ...) before the first request."
         )
-    checks = tuple(_compile_check(app, p) for p in requirement.permissions)
-    return Guard(requirement, _compile_call(app, backend), checks)
+    checks = tuple(_compile_check(pool, p) for p in requirement.permissions)
+    return Guard(requirement, _compile_call(pool, backend), checks)
 
 
-def _compile_call(app: Flasgo, func: Callable[..., Any]) -> Callable[[Request], Awaitable[Any]]:
+def _compile_call(
+    pool: ThreadPool, func: Callable[..., Any]
+) -> Callable[[Request], Awaitable[Any]]:
     if is_async_callable(func):
         return typing.cast("Callable[[Request], Awaitable[Any]]", func)
 
     def in_thread(request: Request) -> Awaitable[Any]:
-        return app.thread_pool.run(func, request)
+        return pool.run(func, request)
 
     return in_thread
 
 
-def _compile_check(app: Flasgo, permission: PermissionLike) -> Check:
+def _compile_check(pool: ThreadPool, permission: PermissionLike) -> Check:
     if isinstance(permission, _BUILTIN):
         inline = permission.has_permission
 
@@ -575,7 +560,7 @@ def _compile_check(app: Flasgo, permission: PermissionLike) -> Check:
         return typing.cast(Check, target)
 
     def in_thread(request: Request, user: User) -> Awaitable[Any]:
-        return app.thread_pool.run(target, request, user)
+        return pool.run(target, request, user)
 
     return in_thread
 

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from flasgo.context import find_request
 from flasgo.cookies import build_set_cookie, cookie_values
 from flasgo.exceptions import Forbidden, HTTPException
-from flasgo.security.events import log_security_event
+from flasgo.security.refusal import Refusal
 
 if TYPE_CHECKING:
     from flasgo.request import Request
@@ -305,7 +305,7 @@ class CSRFProtection:
 
     def binding(self, request: Request) -> str:
         """The request's session identity, loading the session if a session cookie came."""
-        session = request._session
+        session = request.state.session if request.has_state else None
         # PERF: a request without any Cookie header is anonymous; no header index is built.
         if (
             session is None
@@ -427,8 +427,7 @@ class CSRFProtection:
             prefix = f"{self.cookie_name(request)}="
             if any(cookie.startswith(prefix) for cookie in response.cookies):
                 return None
-        token = request._csrf
-        session = request._session
+        token, session = _pending(request)
         if token is None:
             if response is None and session is None:
                 # PERF: the fast path (text/JSON, no session touched) never issues a token.
@@ -453,24 +452,33 @@ class CSRFProtection:
 
     def token_for(self, request: Request) -> str:
         """Return the request's token, making one (set on the response) if it has none."""
-        token = request._csrf
+        state = request.state
+        token = state.csrf_token
         if token is not None:
             return token
         binding = self.binding(request)
         values = self.cookie_values(request)
         if len(values) == 1 and self.is_valid(values[0], binding):
             return values[0]
-        token = request._csrf = self.new_token(binding)
+        token = state.csrf_token = self.new_token(binding)
         return token
 
-    def refuse(self, request: Request, exc: CSRFFailed) -> None:
-        """Log the failure; mark a bad or missing token to be replaced on the 403."""
-        log_security_event("csrf-check-failed", request, status=403, reason=exc.reason)
+    def refusal(self, request: Request, exc: CSRFFailed) -> Refusal:
+        """The refusal for `exc`; a bad or missing token is marked to be replaced on the 403."""
         if exc.reason.startswith(("cookie", "token")):
             values = self.cookie_values(request)
             binding = self.binding(request)
             if len(values) != 1 or not self.is_valid(values[0], binding):
-                request._csrf = self.new_token(binding)
+                request.state.csrf_token = self.new_token(binding)
+        return Refusal(exc, "csrf-check-failed", fields={"reason": exc.reason})
+
+
+def _pending(request: Request) -> tuple[str | None, Session | None]:
+    """The token made during `request` and its loaded session (creates no state)."""
+    if not request.has_state:
+        return None, None
+    state = request.state
+    return state.csrf_token, state.session
 
 
 def _is_html(response: Response) -> bool:
@@ -534,7 +542,7 @@ async def token_for_scope(app: Any, scope: dict[str, Any]) -> tuple[str, str, st
     """
     from flasgo.request import Request
 
-    freeze = getattr(app, "_freeze", None)
+    freeze = getattr(app, "freeze", None)
     if freeze is None:
         raise RuntimeError("The CSRF helper needs a Flasgo app.")
     freeze()
@@ -547,7 +555,7 @@ async def token_for_scope(app: Any, scope: dict[str, Any]) -> tuple[str, str, st
 
     request = Request(scope, no_body, app)
     if app.sessions.has_cookie(request):
-        request._session = await app.sessions.load(request)
-    token = protection.new_token(session_binding(request._session))
+        request.state.session = await app.sessions.load(request)
+    token = protection.new_token(session_binding(request.state.session))
     header: str = app.settings.CSRF_HEADER_NAME
     return protection.cookie_name(request), token, header

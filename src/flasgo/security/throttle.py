@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from flasgo.exceptions import ConfigurationError, TooManyRequests
 from flasgo.ratelimit import Quota, RateLimitBackend, RateLimiter, RedisRateLimiter, seconds
 from flasgo.security.events import log_security_event
+from flasgo.security.refusal import Refusal
 from flasgo.stores import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -115,13 +116,13 @@ class SecurityFailureThrottle:
             return None
         return wait
 
-    def screen(self, scope: dict[str, Any]) -> tuple[TooManyRequests, str] | None:
-        """The pre-check: the 429 (and its event) for a client that is refused now."""
+    def screen(self, scope: dict[str, Any]) -> Refusal | None:
+        """The pre-check: the 429 for a client that is refused now (not counted again)."""
         client = scope.get("client")
         if not client:
             return None
         wait = self.retry_after(client[0])
-        return None if wait is None else (_refusal(wait), THROTTLED)
+        return None if wait is None else Refusal(_refusal(wait), THROTTLED, counted=False)
 
     def _block(self, client: str, wait: float) -> None:
         blocked = self.blocked
