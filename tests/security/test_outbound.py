@@ -6,6 +6,7 @@ resolve through an injected table (``*.test``), never through DNS.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import shutil
 import socket
@@ -20,7 +21,11 @@ from typing import Any
 import pytest
 
 from flasgo import SSRFConfig, SSRFGuard, SSRFViolation
-from flasgo.security.outbound import OutboundError, OutboundResponse, SafeHTTPClient
+from flasgo.security import outbound as outbound_module
+from flasgo.security import ssrf as ssrf_module
+from flasgo.security.outbound import Outbound, OutboundError, OutboundResponse, SafeHTTPClient
+from flasgo.security.ssrf import SETTING_KEYS
+from flasgo.settings import Settings
 
 NAMES = {
     "svc.test": ["127.0.0.1"],
@@ -28,7 +33,10 @@ NAMES = {
     "metadata.test": ["169.254.169.254"],
     "internal.test": ["10.0.0.1"],
     "rebind.test": ["127.0.0.1", "10.0.0.7"],
+    "localhost": ["127.0.0.1"],
+    "a.localhost": ["127.0.0.1"],
 }
+PUBLIC = "93.184.215.14"
 
 Responder = Callable[[str, dict[str, str], bytes], bytes]
 
@@ -328,6 +336,8 @@ def test_credentials_are_dropped_when_a_redirect_leaves_the_origin() -> None:
         ("file:///etc/passwd", "scheme"),
         ("gopher://svc.test:70/_x", "scheme"),
         ("http://missing.test/", "unresolvable"),
+        ("http://localhost/", "localhost"),
+        ("http://A.LOCALHOST./admin", "localhost"),
     ],
 )
 def test_a_redirect_into_the_internal_network_is_refused(location: str, reason: str) -> None:
@@ -381,6 +391,64 @@ def test_the_first_url_is_checked_before_connecting() -> None:
         lambda *_: reply(), lambda s, c: c.get(s.url(host="svc.test")), SSRFViolation, guard=strict
     )
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("localhost", "localhost"),
+        ("a.localhost", "localhost"),
+        ("LOCALHOST.", "localhost"),
+        ("missing.test", "unresolvable"),
+        ("rebind.test", "address"),
+        ("metadata.test", "address"),
+    ],
+)
+def test_refused_names_are_never_connected_to(host: str, reason: str) -> None:
+    # The resolver answers 127.0.0.1 (exempt here) for the localhost names: refused by name.
+    error, server = fails(lambda *_: reply(), lambda s, c: c.get(s.url(host=host)), SSRFViolation)
+    assert isinstance(error, SSRFViolation)
+    assert error.reason == reason
+    assert server.requests == []
+
+
+def test_dns_rebinding_cannot_make_the_client_connect_to_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lookups: list[str] = []
+    connected: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return [PUBLIC] if len(lookups) == 1 else ["127.0.0.1"]
+
+    real_open_connection = asyncio.open_connection
+
+    async def main() -> tuple[OutboundResponse, SSRFViolation, Server]:
+        async with serving(lambda *_: reply("200 OK", b"public")) as server:
+
+            async def open_connection(host: str, port: int, **options: Any) -> Any:
+                connected.append(host)
+                if host != PUBLIC:
+                    raise AssertionError(f"the client connected to {host}")
+                # The loopback test server stands in for the public host.
+                return await real_open_connection("127.0.0.1", server.port, **options)
+
+            monkeypatch.setattr(asyncio, "open_connection", open_connection)
+            client = SafeHTTPClient(SSRFGuard(resolver=rebinding))
+            response = await client.get(f"http://rebind.example:{server.port}/")
+            with pytest.raises(SSRFViolation) as info:
+                await client.get(f"http://rebind.example:{server.port}/")
+            return response, info.value, server
+
+    response, error, server = asyncio.run(main())
+    assert (response.status, response.body) == (200, b"public")
+    assert server.requests[0][1]["host"] == f"rebind.example:{server.port}"
+    # One lookup per request: the first connection went to the address that was checked, and
+    # the rebound answer was judged (and refused) before any connection.
+    assert lookups == ["rebind.example", "rebind.example"]
+    assert connected == [PUBLIC]
+    assert error.reason == "address"
 
 
 def test_an_unpinned_result_is_never_fetched() -> None:
@@ -563,3 +631,81 @@ def test_https_verifies_the_original_host_name(certificate: tuple[Path, Path]) -
 
     response, _ = asyncio.run(main())
     assert (response.status, response.body) == (200, b"secure")
+
+
+# -- the app facade: Outbound(settings) ----------------------------------------------------------
+
+SETTING_CHANGES: dict[str, object] = {
+    "SSRF_ENABLED": False,
+    "SSRF_ALLOWED_SCHEMES": {"https"},
+    "SSRF_ALLOWED_HOSTS": {"api.example"},
+    "SSRF_ALLOW_PRIVATE_NETWORKS": True,
+    "SSRF_ALLOW_USERINFO": True,
+    "SSRF_ALLOW_UNRESOLVABLE_HOSTS": True,
+    "SSRF_RESOLUTION_TIMEOUT_SECONDS": 1.5,
+}
+
+
+def test_setting_keys_are_every_ssrf_setting() -> None:
+    ssrf_keys = {key for key in Settings().as_dict() if key.startswith("SSRF_")}
+    assert set(SETTING_KEYS) == ssrf_keys == set(SETTING_CHANGES)
+
+
+def test_outbound_caches_its_guard_while_the_settings_stay() -> None:
+    settings = Settings()
+    outbound = Outbound(settings)
+    guard = outbound.guard
+    assert outbound.guard is guard
+    assert guard.config == SSRFConfig()
+    settings.DEBUG = True  # not an SSRF setting
+    assert outbound.guard is guard
+
+
+@pytest.mark.parametrize(("key", "value"), SETTING_CHANGES.items())
+def test_outbound_rebuilds_its_guard_when_any_ssrf_setting_changes(key: str, value: object) -> None:
+    settings = Settings()
+    outbound = Outbound(settings)
+    before = outbound.guard
+    setattr(settings, key, value)
+    after = outbound.guard
+    assert after is not before
+    assert after.config == SSRFConfig.from_settings(settings)
+    assert outbound.guard is after
+
+
+def test_outbound_delegates_to_its_guard_and_resolver() -> None:
+    outbound = Outbound(Settings(SSRF_ALLOWED_HOSTS={".test"}), resolver=resolve)
+    assert outbound.validate_url("HTTP://Svc.Test./x") == "http://svc.test/x"
+    with pytest.raises(SSRFViolation) as info:
+        outbound.validate_url("http://localhost/admin")
+    assert info.value.reason == "localhost"
+    with pytest.raises(SSRFViolation) as info:
+        outbound.resolve_url("http://internal.test/")  # 10.0.0.1
+    assert info.value.reason == "address"
+    with pytest.raises(SSRFViolation) as info:
+        asyncio.run(outbound.aresolve_url("http://missing.test/"))
+    assert info.value.reason == "unresolvable"
+    client = outbound.client(timeout=3.0, max_redirects=0, max_response_bytes=10)
+    assert client.guard is outbound.guard
+    assert (client.timeout, client.max_redirects, client.max_response_bytes) == (3.0, 0, 10)
+
+
+def test_the_outbound_modules_import_no_upper_layer() -> None:
+    allowed = {
+        "flasgo.datastructures",
+        "flasgo.exceptions",
+        "flasgo.settings",
+        "flasgo.security.ssrf",
+        "flasgo.security.outbound",
+    }
+    for module in (ssrf_module, outbound_module):
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        imported = {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert {name for name in imported if name.split(".")[0] == "flasgo"} <= allowed

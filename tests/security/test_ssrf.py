@@ -11,7 +11,8 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from flasgo import Flasgo, SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
 from flasgo.exceptions import ConfigurationError, FlasgoError
 from flasgo.security.outbound import SafeHTTPClient
-from flasgo.security.ssrf import address_problem
+from flasgo.security.ssrf import ViolationReason, address_problem, is_loopback_name
 from flasgo.settings import Settings
 from tests.linear import linear_ratio
 
@@ -286,12 +287,14 @@ def test_the_longest_valid_host_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    "port", ["0", "65536", "99999", "+80", "-1", " 80", "٨٠", "８０", "0x50", "", "1" * 6]
+    "port", ["0", "65536", "99999", "+80", "-1", "٨٠", "８０", "0x50", "", "1" * 6]
 )
 def test_ports_must_be_ascii_digits_in_range(port: str) -> None:
-    with pytest.raises(SSRFViolation) as info:
-        guard().validate_url(f"http://example.com:{port}/")
-    assert info.value.reason in {"port", "syntax"}
+    refused(f"http://example.com:{port}/", "port")
+
+
+def test_a_blank_before_the_port_is_a_syntax_error() -> None:
+    refused("http://example.com: 80/", "syntax")
 
 
 def test_port_allowlist_is_opt_in() -> None:
@@ -566,6 +569,171 @@ def test_the_allowlist_does_not_exempt_addresses() -> None:
     refused("http://127.0.0.1/", "address", allowed_hosts=frozenset({"127.0.0.1"}))
 
 
+# -- loopback names (RFC 6761), refused by every API without DNS ---------------------------------
+
+LOOPBACK_NAMES = [
+    "localhost",
+    "LOCALHOST",
+    "LocalHost",
+    "localhost.",
+    "LOCALHOST.",
+    "a.localhost",
+    "a.b.localhost",
+    "A.B.LOCALHOST.",
+    "ℓocalhost",  # U+2113, mapped to "l" by IDNA
+    "ｌｏｃａｌｈｏｓｔ",  # fullwidth letters
+    "local\u034fhost",  # a combining grapheme joiner, which IDNA maps to nothing
+    "localhost\u3002",  # an ideographic full stop is a dot to IDNA
+    "xn--ocalhost-lj5d",  # the punycode of "ℓocalhost", which a lax consumer maps back
+    "api.xn--ocalhost-lj5d",
+    "localhost.localdomain",
+    "ip6-localhost",
+    "ip6-loopback",
+]
+
+
+def explode(host: str, port: int) -> list[str]:
+    raise AssertionError(f"{host!r} was sent to the resolver")
+
+
+def resolving_apis(g: SSRFGuard, url: str) -> list[Callable[[], object]]:
+    """The guard's resolving entry points, each bound to `url`."""
+    return [partial(g.resolve_url, url), lambda: asyncio.run(g.aresolve_url(url))]
+
+
+def every_api(g: SSRFGuard, url: str) -> list[Callable[[], object]]:
+    """The guard's three entry points, each bound to `url`."""
+    return [partial(g.validate_url, url), *resolving_apis(g, url)]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_NAMES)
+def test_loopback_names_are_refused_by_name_in_every_api(host: str) -> None:
+    g = SSRFGuard(resolver=explode)
+    for url in (f"http://{host}/admin", f"https://{host}:8443/x?y=1"):
+        for call in every_api(g, url):
+            with pytest.raises(SSRFViolation, match="names the local machine") as info:
+                call()
+            assert info.value.reason == "localhost"
+
+
+def test_the_reported_defect_localhost_through_the_app_is_refused() -> None:
+    with pytest.raises(SSRFViolation) as info:
+        Flasgo().validate_outbound_url("http://localhost/admin")
+    assert info.value.reason == "localhost"
+    assert str(info.value) == (
+        "Host 'localhost' names the local machine (localhost, RFC 6761), which outbound "
+        "requests may not reach"
+    )
+
+
+def test_loopback_names_are_refused_whatever_else_is_allowed() -> None:
+    g = SSRFGuard(
+        SSRFConfig(
+            allowed_hosts=frozenset({"*"}),
+            allow_private_networks=True,
+            allow_unresolvable_hosts=True,
+            allowed_networks=frozenset({"127.0.0.0/8", "::1/128"}),
+        ),
+        resolver=explode,
+    )
+    for url in ("http://localhost:8080/", "http://svc.localhost/"):
+        with pytest.raises(SSRFViolation) as info:
+            g.resolve_url(url)
+        assert info.value.reason == "localhost"
+    # The exemption applies to the address, written as an address.
+    assert g.resolve_url("http://127.0.0.1:8080/").address == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://%6cocalhost/",
+        "http://localhost%2e/",
+        "http://localhost../",
+        "http://.localhost/",
+        "http://localhost%00/",
+        "http://xn--localhost-/",
+    ],
+)
+def test_encoded_or_malformed_forms_of_localhost_are_not_valid_hosts(url: str) -> None:
+    refused(url, "host")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://localhost:80@evil.example/", "userinfo"),
+        ("http://evil.example@localhost/", "userinfo"),
+        ("http://localhost\\@evil.example/", "syntax"),
+        ("http://evil.example#@localhost/", "syntax"),
+        ("http://[::1]/", "address"),
+        ("http://[::1]:80@evil.example/", "userinfo"),
+        ("http://0x7f.1/", "address"),
+        ("http://2130706433/", "address"),
+        ("http://017700000001/", "address"),
+        ("http://[::ffff:127.0.0.1]/", "address"),
+        ("http://[::ffff:7f00:1]/", "address"),
+        ("http://0/", "address"),
+    ],
+)
+def test_hostile_forms_get_the_same_verdict_from_every_api(url: str, reason: str) -> None:
+    g = SSRFGuard(resolver=explode)
+    for call in every_api(g, url):
+        with pytest.raises(SSRFViolation) as info:
+            call()
+        assert info.value.reason == reason
+
+
+def test_userinfo_tricks_are_read_like_urllib_when_userinfo_is_allowed() -> None:
+    g = SSRFGuard(
+        SSRFConfig(allow_userinfo=True), resolver=resolver_for({"evil.example": [PUBLIC]})
+    )
+    # Everything before the last "@" is user information: the host really is evil.example.
+    assert g.resolve_url("http://localhost:80@evil.example/").hostname == "evil.example"
+    for url in ("http://evil.example@localhost/", "http://evil.example:80@LOCALHOST.:80/"):
+        with pytest.raises(SSRFViolation) as info:
+            g.validate_url(url)
+        assert info.value.reason == "localhost"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost.example",
+        "mylocalhost",
+        "localhost-api.example",
+        "localhostx",
+        "xn--bcher-kva.example",
+    ],
+)
+def test_names_that_only_contain_localhost_are_judged_by_their_addresses(host: str) -> None:
+    assert guard().validate_url(f"http://{host}/") == f"http://{host}/"
+    assert guard({host: [PUBLIC]}).resolve_url(f"http://{host}/").address == PUBLIC
+    with pytest.raises(SSRFViolation) as info:
+        guard({host: ["127.0.0.1"]}).resolve_url(f"http://{host}/")
+    assert info.value.reason == "address"
+
+
+@pytest.mark.parametrize(
+    "entry", ["localhost", "LOCALHOST.", ".localhost", "*.localhost", "a.localhost"]
+)
+def test_a_loopback_name_in_the_allowlist_is_a_configuration_error(entry: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"loopback name.*allowed_networks"):
+        SSRFConfig(allowed_hosts=frozenset({entry}))
+
+
+@given(
+    st.lists(st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True), max_size=3),
+    st.booleans(),
+    st.booleans(),
+)
+def test_any_name_under_localhost_is_refused(labels: list[str], upper: bool, dot: bool) -> None:
+    host = ".".join([*labels, "localhost"]) + ("." if dot else "")
+    with pytest.raises(SSRFViolation) as info:
+        SSRFGuard(resolver=explode).validate_url(f"http://{host.upper() if upper else host}/")
+    assert info.value.reason == "localhost"
+
+
 # -- resolution, pinning, O9 and O11 -------------------------------------------------------------
 
 
@@ -621,11 +789,14 @@ def test_dns_rebinding_cannot_change_the_pinned_address() -> None:
     assert resolved.address == PUBLIC
 
 
-@pytest.mark.parametrize("answer", [[], ["not-an-ip"], ["999.1.1.1"]])
-def test_empty_or_garbage_answers_are_refused(answer: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [([], "unresolvable"), (["not-an-ip"], "address"), (["999.1.1.1"], "address")],
+)
+def test_empty_or_garbage_answers_are_refused(answer: list[str], reason: str) -> None:
     with pytest.raises(SSRFViolation) as info:
         guard({"odd.example": answer}).resolve_url("http://odd.example/")
-    assert info.value.reason in {"unresolvable", "address"}
+    assert info.value.reason == reason
 
 
 def test_unresolvable_hosts_are_refused_unless_allowed() -> None:
@@ -735,6 +906,59 @@ def test_async_resolution_timeout_always_raises() -> None:
     assert info.value.reason == "timeout"
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [PUBLIC, "127.0.0.1"],
+        ["127.0.0.1", PUBLIC],
+        [PUBLIC, PUBLIC_V6, "::ffff:a9fe:a9fe"],
+        [PUBLIC_V6, "10.0.0.1", PUBLIC],
+    ],
+)
+def test_one_bad_address_among_good_ones_refuses_through_every_resolving_api(
+    answer: list[str],
+) -> None:
+    g = guard({"mixed.example": answer})
+    for call in resolving_apis(g, "http://mixed.example/"):
+        with pytest.raises(SSRFViolation) as info:
+            call()
+        assert info.value.reason == "address"
+
+
+def test_unresolvable_names_are_refused_through_every_resolving_api() -> None:
+    def empty(host: str, port: int) -> list[str]:
+        return []
+
+    for g in (guard(), SSRFGuard(resolver=empty)):
+        for call in resolving_apis(g, "http://missing.example/"):
+            with pytest.raises(SSRFViolation, match="does not resolve") as info:
+                call()
+            assert info.value.reason == "unresolvable"
+
+
+def test_async_resolution_runs_off_the_event_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[int] = []
+
+    def injected(host: str, port: int) -> list[str]:
+        threads.append(threading.get_ident())
+        return [PUBLIC]
+
+    def system(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        threads.append(threading.get_ident())
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", system)
+
+    async def main() -> int:
+        await SSRFGuard(resolver=injected).aresolve_url("http://a.example/")
+        await SSRFGuard().aresolve_url("http://b.example/")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert len(threads) == 2
+    assert loop_thread not in threads
+
+
 # -- messages ------------------------------------------------------------------------------------
 
 
@@ -777,6 +1001,51 @@ def test_any_text_is_refused_cleanly_or_parses_to_an_allowed_target(text: str) -
     host = parts.hostname
     if host.replace(".", "").isdigit() or ":" in host:
         assert address_problem(ipaddress.ip_address(host), allow_private=False) is None
+
+
+hosts_like = st.lists(
+    st.one_of(
+        st.sampled_from(["localhost", "LOCALHOST", "xn--", "xn--ocalhost-lj5d", "xn--zz", "ℓ"]),
+        st.text(min_size=1, max_size=12),
+        st.from_regex(r"xn--[a-z0-9-]{0,20}", fullmatch=True),
+    ),
+    max_size=5,
+).map(".".join)
+configs = st.builds(
+    SSRFConfig,
+    allowed_hosts=st.sampled_from([frozenset(), frozenset({"*"}), frozenset({".example"})]),
+    allow_private_networks=st.booleans(),
+    allow_userinfo=st.booleans(),
+)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        url_like.map(lambda s: "http://" + s),
+        hosts_like.map(lambda h: f"http://{h}/"),
+        st.tuples(st.text(max_size=20), hosts_like).map(lambda t: f"https://{t[0]}@{t[1]}:1/"),
+    ),
+    configs,
+)
+def test_validate_url_returns_a_string_or_raises_a_violation_only(
+    text: str, config: SSRFConfig
+) -> None:
+    outcome: object
+    try:
+        outcome = SSRFGuard(config, resolver=explode).validate_url(text)
+    except SSRFViolation as error:  # a ValueError, with one of the documented reasons
+        outcome = error
+    if isinstance(outcome, SSRFViolation):
+        assert outcome.reason in get_args(ViolationReason)
+    else:
+        assert isinstance(outcome, str)
+
+
+@given(hosts_like)
+def test_is_loopback_name_answers_a_bool_for_any_text(host: str) -> None:
+    assert isinstance(is_loopback_name(host), bool)
+    assert is_loopback_name(host.lower().removesuffix(".") + ".localhost") is True
 
 
 @given(url_like.map(lambda s: "https://api.example/" + s))

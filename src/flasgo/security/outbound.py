@@ -8,6 +8,9 @@ followed only after the new URL passes the guard again, re-resolved and re-pinne
 The response is read with hard limits (line length, head size, header count, body size) and
 strict framing (one Content-Length, or chunked; never both). One connection per request,
 ``Connection: close``; no decompression (``Accept-Encoding: identity`` is sent).
+
+`Outbound` is what an app exposes: the guard built from its ``SSRF_*`` settings (rebuilt when
+they change) and the client factory, so the app's outbound methods are one-line delegations.
 """
 
 from __future__ import annotations
@@ -18,14 +21,25 @@ import ssl
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from flasgo.datastructures import Headers
 from flasgo.exceptions import FlasgoError
-from flasgo.security.ssrf import DEFAULT_PORTS, SSRFGuard, SSRFResolvedURL, SSRFViolation
+from flasgo.security.ssrf import (
+    DEFAULT_PORTS,
+    SETTING_KEYS,
+    Resolver,
+    SSRFConfig,
+    SSRFGuard,
+    SSRFResolvedURL,
+    SSRFViolation,
+)
 
-__all__ = ["OutboundError", "OutboundResponse", "SafeHTTPClient"]
+if TYPE_CHECKING:
+    from flasgo.settings import Settings
+
+__all__ = ["Outbound", "OutboundError", "OutboundResponse", "SafeHTTPClient"]
 
 MAX_LINE: Final = 16 * 1024
 MAX_HEAD: Final = 64 * 1024
@@ -243,6 +257,85 @@ class SafeHTTPClient:
     def _check_size(self, size: int) -> None:
         if size > self.max_response_bytes:
             raise OutboundError(f"Response body exceeds {self.max_response_bytes} bytes")
+
+
+class Outbound:
+    """An app's outbound side: the SSRF guard kept in step with its settings, and the client.
+
+    The guard is built from the ``SSRF_*`` keys of `settings` on first use and rebuilt when one
+    of them changes (settings may be assigned after the app is made); otherwise the same guard
+    is returned, so building it is paid once.
+
+    Which method resolves: `validate_url` never does (IP literals and loopback names are
+    judged, other names are not looked up); `resolve_url`, `aresolve_url` and every request of
+    `client` resolve the name, refuse it if it does not resolve, check every address and pin
+    the checked one.
+
+    Args:
+        settings: The settings to read ``SSRF_*`` from (read again on each call).
+        resolver: Replaces DNS in the guards built here (tests inject a table).
+    """
+
+    __slots__ = ("_guard", "_key", "_resolver", "_settings")
+
+    def __init__(self, settings: Settings, *, resolver: Resolver | None = None) -> None:
+        self._settings = settings
+        self._resolver = resolver
+        self._guard: SSRFGuard | None = None
+        self._key: tuple[object, ...] = ()
+
+    @property
+    def guard(self) -> SSRFGuard:
+        """The `SSRFGuard` for the current ``SSRF_*`` settings (cached until one changes)."""
+        settings = self._settings
+        # PERF: comparing the raw values is cheaper than building and comparing a config.
+        key = tuple(getattr(settings, name) for name in SETTING_KEYS)
+        guard = self._guard
+        if guard is None or key != self._key:
+            guard = SSRFGuard(SSRFConfig.from_settings(settings), resolver=self._resolver)
+            self._guard, self._key = guard, key
+        return guard
+
+    def validate_url(self, url: str) -> str:
+        """Check `url` without DNS and return it normalised; see `SSRFGuard.validate_url`.
+
+        Raises:
+            SSRFViolation: The URL breaks a rule (a `ValueError`).
+        """
+        return self.guard.validate_url(url)
+
+    def resolve_url(self, url: str) -> SSRFResolvedURL:
+        """Resolve `url`, check every address and pin one; blocks, so not on the event loop.
+
+        Raises:
+            SSRFViolation: The URL breaks a rule, its host does not resolve, or an address it
+                resolves to is not allowed.
+            RuntimeError: Called on a running event loop (use `aresolve_url`).
+        """
+        return self.guard.resolve_url(url)
+
+    async def aresolve_url(self, url: str) -> SSRFResolvedURL:
+        """Like `resolve_url`, resolving off the event loop within the resolution timeout.
+
+        Raises:
+            SSRFViolation: As `resolve_url`; also when the lookup times out.
+        """
+        return await self.guard.aresolve_url(url)
+
+    def client(
+        self,
+        *,
+        timeout: float = 10.0,
+        max_redirects: int = 5,
+        max_response_bytes: int = 10 * 1024 * 1024,
+    ) -> SafeHTTPClient:
+        """A `SafeHTTPClient` whose every hop, redirects included, passes the current guard."""
+        return SafeHTTPClient(
+            self.guard,
+            timeout=timeout,
+            max_redirects=max_redirects,
+            max_response_bytes=max_response_bytes,
+        )
 
 
 def _origin(resolved: SSRFResolvedURL) -> tuple[str, str, int | None]:

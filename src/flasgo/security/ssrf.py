@@ -4,9 +4,22 @@ A URL is parsed once, with `urllib.parse.urlsplit` (the parser `security.outboun
 build its request), and refused on anything another parser could read differently: backslashes,
 whitespace, control characters, a second ``@``, an unencoded ``@`` after the authority,
 bracketed hosts that are not IPv6, numeric hosts that are not canonical dotted IPv4. The host
-is IDNA-encoded and checked as a DNS name, matched against the allowlist, then resolved; every
-resolved address must pass the address rules, and the lowest one is pinned into the URL so the
-connection goes to the address that was checked (no DNS rebinding between check and connect).
+is IDNA-encoded and checked as a DNS name; loopback names (``localhost``, ``*.localhost``,
+RFC 6761, and the usual ``/etc/hosts`` aliases) are refused by name; the host is matched against
+the allowlist.
+
+Two kinds of API, and only one of them looks at DNS:
+
+- `SSRFGuard.validate_url` does **not** resolve. It judges IP literals and loopback names; any
+  other name passes if the syntax and allowlist rules do, whatever it resolves to. Use it to
+  check input early, never as the last check before connecting.
+- `SSRFGuard.resolve_url` / `SSRFGuard.aresolve_url` (and `security.outbound.SafeHTTPClient`,
+  which calls `aresolve_url` for every hop) resolve the name: a name that does not resolve is
+  refused, every address it resolves to must pass the address rules (one bad address refuses
+  the URL), and the lowest one is pinned into the URL so the connection goes to the address that
+  was checked (no DNS rebinding between check and connect). `aresolve_url` resolves off the
+  event loop (the loop's ``getaddrinfo`` runs in its executor; an injected resolver runs in a
+  worker thread) within ``resolution_timeout_seconds``.
 
 Address rules (our own tables, not only `ipaddress` flags, whose answers differ between Python
 releases): loopback, link-local, multicast, reserved and unspecified are always refused;
@@ -21,6 +34,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal, NamedTuple
@@ -32,12 +46,14 @@ if TYPE_CHECKING:
     from flasgo.settings import Settings
 
 __all__ = [
+    "SETTING_KEYS",
     "Resolver",
     "SSRFConfig",
     "SSRFGuard",
     "SSRFResolvedURL",
     "SSRFViolation",
     "ViolationReason",
+    "is_loopback_name",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -48,8 +64,28 @@ Resolver = Callable[[str, int], Iterable[str]]
 
 ViolationReason = Literal[
     "syntax", "scheme", "userinfo", "host", "port", "host_not_allowed", "address",
-    "unresolvable", "timeout",
+    "unresolvable", "timeout", "localhost",
 ]  # fmt: skip
+
+SETTING_KEYS: Final = (
+    "SSRF_ENABLED",
+    "SSRF_ALLOWED_SCHEMES",
+    "SSRF_ALLOWED_HOSTS",
+    "SSRF_ALLOW_PRIVATE_NETWORKS",
+    "SSRF_ALLOW_USERINFO",
+    "SSRF_ALLOW_UNRESOLVABLE_HOSTS",
+    "SSRF_RESOLUTION_TIMEOUT_SECONDS",
+)
+"""The settings `SSRFConfig.from_settings` reads: when one changes, rebuild the guard."""
+
+# SECURITY: RFC 6761 §6.3 reserves `localhost` and every name under it for loopback, and
+# resolvers answer them from /etc/hosts without DNS; the other names are the loopback aliases
+# common Linux distributions ship in /etc/hosts. Refused by name so that even `validate_url`,
+# which never resolves, cannot pass them.
+_LOOPBACK_NAMES: Final = frozenset(
+    {"localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6",
+     "ip6-localhost", "ip6-loopback"}
+)  # fmt: skip
 
 DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _MAX_HOST = 253
@@ -195,6 +231,14 @@ def _host_pattern(entry: str) -> str:
         raise ConfigurationError(
             f"SSRFConfig.allowed_hosts entry {_shown(entry)}: a prefix needs a host name"
         )
+    if address is None and is_loopback_name(host):
+        # NOTE: loopback names are refused before the allowlist is read, so such an entry could
+        # never match; say so now rather than let it look like an exemption.
+        raise ConfigurationError(
+            f"SSRFConfig.allowed_hosts entry {_shown(entry)} is a loopback name, which the guard "
+            f"always refuses; to reach a local service, use its address (http://127.0.0.1:PORT/) "
+            f"and exempt it with allowed_networks={{'127.0.0.1/32'}}"
+        )
     return prefix + _display(host, address)
 
 
@@ -268,14 +312,16 @@ class SSRFGuard:
         self._resolver = resolver
 
     def validate_url(self, url: str) -> str:
-        """Check `url` against the syntax and policy rules, without DNS.
+        """Check `url` against the syntax and policy rules. This does **not** resolve the host.
 
-        IP literals are judged by the address rules; host names are only checked by
-        `resolve_url`/`aresolve_url`. Returns the URL normalised (lower-case scheme and host,
-        IDNA host, non-ASCII path characters percent-encoded): send that, not the input.
+        IP literals are judged by the address rules and loopback names (``localhost``,
+        ``*.localhost``, ``localhost.``, in any case or IDNA form) are refused by name; any
+        other name is not looked up, so what it resolves to is only checked by `resolve_url`,
+        `aresolve_url` and `SafeHTTPClient`. Returns the URL normalised (lower-case scheme and
+        host, IDNA host, non-ASCII path characters percent-encoded): send that, not the input.
 
         Raises:
-            SSRFViolation: The URL breaks a rule.
+            SSRFViolation: The URL breaks a rule; `SSRFViolation.reason` says which.
         """
         if not self.config.enabled:
             return url
@@ -285,8 +331,12 @@ class SSRFGuard:
     def resolve_url(self, url: str) -> SSRFResolvedURL:
         """Validate `url`, resolve its host and check every address; pin the lowest.
 
-        This blocks on DNS (``socket.getaddrinfo`` has no timeout): do not call it on the event
-        loop; use `aresolve_url` in async code.
+        This resolves: a name that does not resolve is refused (unless
+        ``allow_unresolvable_hosts``), and one address that breaks the rules refuses the URL.
+        Connect to `SSRFResolvedURL.url` / `SSRFResolvedURL.address` (the checked address),
+        never to the name, or DNS could answer differently the second time. It blocks on DNS
+        (``socket.getaddrinfo`` has no timeout): do not call it on the event loop; use
+        `aresolve_url` in async code.
 
         Raises:
             SSRFViolation: The URL breaks a rule, the host does not resolve, or an address
@@ -310,7 +360,10 @@ class SSRFGuard:
         return self._pin(url, target, self._addresses(target, found))
 
     async def aresolve_url(self, url: str) -> SSRFResolvedURL:
-        """Like `resolve_url`, resolving on the loop within ``resolution_timeout_seconds``.
+        """Like `resolve_url`, resolving off the event loop within ``resolution_timeout_seconds``.
+
+        The default lookup is the loop's ``getaddrinfo`` (which runs in the loop's executor); an
+        injected resolver runs in a worker thread. Either way the loop keeps serving.
 
         Raises:
             SSRFViolation: As `resolve_url`; also when the lookup times out (always, even
@@ -401,6 +454,12 @@ class SSRFGuard:
 
     def _target(self, url: str) -> _Target:
         target = _parse(url, self.config)
+        if target.address is None and is_loopback_name(target.host):
+            raise SSRFViolation(
+                f"Host {_shown(target.host)} names the local machine (localhost, RFC 6761), "
+                f"which outbound requests may not reach",
+                reason="localhost",
+            )
         hosts = self.config.allowed_hosts
         if hosts and not _host_allowed(_display(target.host, target.address), target, hosts):
             raise SSRFViolation(
@@ -416,6 +475,40 @@ class SSRFGuard:
                     reason="address",
                 )
         return target
+
+
+def is_loopback_name(host: str) -> bool:
+    """Whether the canonical `host` (lower-case, IDNA, no trailing dot) names the local machine.
+
+    True for ``localhost`` and every name under it (RFC 6761 §6.3) and for the loopback aliases
+    of common ``/etc/hosts`` files (``localhost.localdomain``, ``ip6-localhost``, ...).
+    """
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    # SECURITY: a lax IDNA consumer decodes `xn--` labels and maps them again, so the
+    # punycode of `ℓocalhost` would reach localhost there; judge that reading too.
+    if "xn--" not in host:
+        return False
+    reading = _lax_reading(host)
+    return reading != host and is_loopback_name(reading)
+
+
+def _lax_reading(host: str) -> str:
+    """`host` with each ``xn--`` label decoded and IDNA-mapped again (lower-case, NFKC)."""
+    return ".".join(map(_lax_label, host.split("."))).removesuffix(".")
+
+
+def _lax_label(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return label
+    try:
+        return decoded.encode("idna").decode("ascii")
+    except UnicodeError:
+        return unicodedata.normalize("NFKC", decoded).casefold()
 
 
 def _on_event_loop() -> bool:
