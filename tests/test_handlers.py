@@ -8,7 +8,18 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from flasgo import Body, ConfigurationError, Flasgo, Header, Request
+from flasgo import (
+    Body,
+    ConfigurationError,
+    Depends,
+    Flasgo,
+    Header,
+    Request,
+    Session,
+    TestClient,
+    User,
+)
+from flasgo.handlers import HandlerPlan, Injectables, compile_handler
 
 
 def build() -> Flasgo:
@@ -177,3 +188,127 @@ def test_plan_metadata_and_binding_modes() -> None:
         "application/json",
         True,
     )
+
+
+# -- injectables: one registry per app -------------------------------------------------------
+
+
+class Tenant:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class SubTenant(Tenant):
+    pass
+
+
+class LeafTenant(SubTenant):
+    pass
+
+
+def tenant_from_header(request: Request) -> Tenant:
+    return Tenant(request.headers.get("x-tenant", "none"))
+
+
+def whoami(request: Request, session: Session, user: User, tenant: Tenant) -> dict[str, Any]:
+    return {
+        "path": request.path,
+        "session": type(session).__name__,
+        "user": type(user).__name__,
+        "authenticated": user.is_authenticated,
+        "tenant": tenant.name,
+    }
+
+
+def serve(plan: HandlerPlan) -> TestClient:
+    """A client for an app whose one route binds and calls `plan` with the request it gets."""
+    app = Flasgo()
+
+    @app.get("/probe")
+    async def probe(request: Request) -> Any:
+        if plan.bind_async:
+            kwargs = await plan.bind(request, {})
+        else:
+            kwargs = plan.bind(request, {})
+        return plan.func(**kwargs)
+
+    return app.test_client()
+
+
+def test_an_injectable_registered_before_the_first_route_keeps_the_built_ins() -> None:
+    injectables = Injectables()
+    injectables.register(Tenant, tenant_from_header)
+    plan = compile_handler(whoami, {}, injectables=injectables)
+    response = serve(plan).get("/probe", headers={"X-Tenant": "acme"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "path": "/probe",
+        "session": "Session",
+        "user": "User",
+        "authenticated": False,
+        "tenant": "acme",
+    }
+
+
+def test_two_registries_do_not_leak_into_each_other() -> None:
+    first, second, third = Injectables(), Injectables(), Injectables()
+    first.register(Tenant, tenant_from_header)
+    second.register(Tenant, lambda request: Tenant("second"))
+    first_plan = compile_handler(whoami, {}, injectables=first)
+    second_plan = compile_handler(whoami, {}, injectables=second)
+    headers = {"X-Tenant": "acme"}
+    assert serve(first_plan).get("/probe", headers=headers).json()["tenant"] == "acme"
+    assert serve(second_plan).get("/probe", headers=headers).json()["tenant"] == "second"
+    unknown = "Parameter 'tenant' of 'whoami' is annotated .*Tenant.*cannot be read from the query"
+    with pytest.raises(ConfigurationError, match=unknown):
+        compile_handler(whoami, {}, injectables=third)
+    with pytest.raises(ConfigurationError, match=unknown):
+        compile_handler(whoami, {})  # the default: the built-ins only
+
+
+def test_the_most_specific_registered_class_is_injected() -> None:
+    injectables = Injectables()
+    injectables.register(SubTenant, lambda request: SubTenant("sub"))
+    injectables.register(Tenant, lambda request: Tenant("base"))
+
+    def names(base: Tenant, sub: SubTenant, leaf: LeafTenant) -> list[str]:
+        return [base.name, sub.name, leaf.name]
+
+    plan = compile_handler(names, {}, injectables=injectables)
+    assert serve(plan).get("/probe").json() == ["base", "sub", "sub"]
+
+
+def tenant_name(tenant: Tenant) -> str:
+    return tenant.name
+
+
+def shouted_tenant_name(tenant: Tenant) -> str:
+    return tenant.name.upper()
+
+
+def named(name: Annotated[str, Depends(tenant_name)]) -> str:
+    return name
+
+
+def test_dependencies_and_their_overrides_get_the_registry_injectables() -> None:
+    injectables = Injectables()
+    injectables.register(Tenant, tenant_from_header)
+    plan = compile_handler(named, {}, injectables=injectables)
+    app = Flasgo()
+
+    @app.get("/probe")
+    async def probe(request: Request) -> Any:
+        return plan.func(**await plan.bind(request, {}))
+
+    client = app.test_client()
+    assert client.get("/probe", headers={"X-Tenant": "acme"}).text == "acme"
+    with app.override_dependencies({tenant_name: shouted_tenant_name}):
+        assert client.get("/probe", headers={"X-Tenant": "acme"}).text == "ACME"
+
+
+def test_register_refuses_what_cannot_be_injected() -> None:
+    injectables = Injectables()
+    with pytest.raises(ConfigurationError, match="An injectable is a class, got"):
+        injectables.register(Annotated[int, "x"], tenant_from_header)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="The provider of Tenant must be callable"):
+        injectables.register(Tenant, "tenant")  # type: ignore[arg-type]

@@ -1,9 +1,9 @@
 """Parameter markers for `Annotated`: where a handler argument comes from.
 
 ``Annotated[int, Query(alias="page-size")]``, ``Annotated[str, Header()]``,
-``Annotated[Item, Body()]``, ``Annotated[DB, Depends(get_db)]``. A marker only describes; the
-handler compiler (`flasgo.handlers`) turns the markers of a signature into binders once, when
-the route is registered.
+``Annotated[Item, Body()]``, ``Annotated[DB, Depends(get_db)]``. A marker only describes: the
+signature inspector (`flasgo.signature`) reads the markers once, when the route is registered,
+and `flasgo.binding` reads the values per request.
 """
 
 from __future__ import annotations
