@@ -312,3 +312,32 @@ def test_register_refuses_what_cannot_be_injected() -> None:
         injectables.register(Annotated[int, "x"], tenant_from_header)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="The provider of Tenant must be callable"):
         injectables.register(Tenant, "tenant")  # type: ignore[arg-type]
+
+
+class Shop:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_an_app_injectable_registered_first_keeps_the_builtins_and_stays_in_its_app() -> None:
+    from flasgo import ConfigurationError, Flasgo, Request, Session
+
+    first = Flasgo()
+    first.register_injectable(Shop, lambda request: Shop(request.headers.get("x-t", "")))
+
+    @first.get("/")
+    def both(shop: Shop, request: Request, session: Session) -> dict[str, object]:
+        return {"shop": shop.name, "path": request.path, "session": dict(session)}
+
+    assert first.test_client().get("/", headers={"x-t": "acme"}).json() == {
+        "shop": "acme",
+        "path": "/",
+        "session": {},
+    }
+    other = Flasgo()
+    # The other app never registered Shop: the parameter cannot be bound there.
+    with pytest.raises(ConfigurationError, match="'shop'"):
+
+        @other.get("/")
+        def without(shop: Shop) -> str:
+            return shop.name

@@ -22,6 +22,7 @@ from flasgo.dependencies import override
 from flasgo.endpoint import Endpoint
 from flasgo.exceptions import ConfigurationError, NotFound, SetupFrozenError
 from flasgo.handlers import compile_handler
+from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
 from flasgo.ratelimit import RateLimitBackend
 from flasgo.request import Request
@@ -31,6 +32,7 @@ from flasgo.scaffold import RouteRecord, Scaffold
 from flasgo.security.auth import AuthRegistry
 from flasgo.security.checks import check_startup
 from flasgo.security.csrf import CSRFProtection
+from flasgo.security.outbound import Outbound
 from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.settings import Settings
@@ -93,6 +95,9 @@ class Flasgo(Scaffold):
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
         self.request_ids = RequestIds()
+        self._outbound = Outbound(self.settings)
+        # What handler parameters can be injected by type (Request, Session, User, ...).
+        self.injectables = Injectables()
         # Auth backends, their OpenAPI schemes and the session user loader.
         self.auth = AuthRegistry()
         self.sessions: SessionBackend = CookieSessions(self.settings)
@@ -153,6 +158,7 @@ class Flasgo(Scaffold):
                 methods=record.methods,
                 options=record.options,
                 dependencies=[d for scope in scopes for d in scope.dependencies],
+                injectables=self.injectables,
             )
             router, methods = self._router, record.methods
         endpoint = Endpoint(
@@ -257,6 +263,16 @@ class Flasgo(Scaffold):
         self._check_setup()
         self.auth.register(name, backend, openapi_scheme)
 
+    def register_injectable(self, kind: type, provide: Callable[[Request], Any]) -> None:
+        """Inject ``provide(request)`` into handler parameters annotated `kind` (or a
+        subclass), with no marker; for this app only. Register before the routes using it.
+
+        Raises:
+            ConfigurationError: `kind` is not a class or `provide` is not callable.
+        """
+        self._check_setup()
+        self.injectables.register(kind, provide)
+
     def user_loader(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Register `func(user_id) -> User | None` (sync or async): the ``"session"`` backend
         and `current_user` turn the id stored by `login` into a user with it."""
@@ -357,43 +373,42 @@ class Flasgo(Scaffold):
 
     # -- outbound requests ---------------------------------------------------------------------
 
-    _ssrf_guard: SSRFGuard | None = None
-
     @property
     def ssrf(self) -> SSRFGuard:
         """The `SSRFGuard` built from the ``SSRF_*`` settings, rebuilt if they change."""
-        from flasgo.security.ssrf import SSRFConfig, SSRFGuard
-
-        config = SSRFConfig.from_settings(self.settings)
-        guard = self._ssrf_guard
-        if guard is None or guard.config != config:
-            guard = self._ssrf_guard = SSRFGuard(config)
-        return guard
+        return self._outbound.guard
 
     def validate_outbound_url(self, url: str) -> str:
         """Check `url` against the SSRF rules without DNS; return it normalised.
 
+        It does not resolve: IP literals and ``localhost`` names are judged, other names are
+        not looked up (use `aresolve_outbound_url` or `outbound_client` for that).
+
         Raises:
             SSRFViolation: The URL breaks a rule (a `ValueError`).
         """
-        return self.ssrf.validate_url(url)
+        return self._outbound.validate_url(url)
 
     def resolve_outbound_url(self, url: str) -> SSRFResolvedURL:
-        """Validate `url` and pin a checked address; blocks on DNS, so not on the event loop.
+        """Validate `url`, resolve it, check every address and pin one; blocks on DNS, so not
+        on the event loop.
 
         Raises:
-            SSRFViolation: The URL, or an address its host resolves to, is not allowed.
+            SSRFViolation: The URL, or an address its host resolves to, is not allowed, or
+                the name does not resolve.
             RuntimeError: Called on a running event loop (use `aresolve_outbound_url`).
         """
-        return self.ssrf.resolve_url(url)
+        return self._outbound.resolve_url(url)
 
     async def aresolve_outbound_url(self, url: str) -> SSRFResolvedURL:
-        """Validate `url` and pin a checked address, resolving on the loop with a timeout.
+        """Validate `url`, resolve it off the loop with a timeout, check every address and
+        pin one.
 
         Raises:
-            SSRFViolation: The URL, or an address its host resolves to, is not allowed.
+            SSRFViolation: The URL, or an address its host resolves to, is not allowed, or
+                the name does not resolve.
         """
-        return await self.ssrf.aresolve_url(url)
+        return await self._outbound.aresolve_url(url)
 
     def outbound_client(
         self,
@@ -402,14 +417,10 @@ class Flasgo(Scaffold):
         max_redirects: int = 5,
         max_response_bytes: int = 10 * 1024 * 1024,
     ) -> SafeHTTPClient:
-        """A `SafeHTTPClient` whose every hop, redirects included, passes `ssrf`."""
-        from flasgo.security.outbound import SafeHTTPClient
-
-        return SafeHTTPClient(
-            self.ssrf,
-            timeout=timeout,
-            max_redirects=max_redirects,
-            max_response_bytes=max_response_bytes,
+        """A `SafeHTTPClient` whose every hop, redirects included, passes `ssrf` and connects
+        to the checked address."""
+        return self._outbound.client(
+            timeout=timeout, max_redirects=max_redirects, max_response_bytes=max_response_bytes
         )
 
     # -- running -------------------------------------------------------------------------------
