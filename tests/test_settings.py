@@ -87,7 +87,7 @@ EXPECTED_DEFAULTS: dict[str, object] = {
     "DOCS_PATH": "/docs",
     "OPENAPI_PATH": "/openapi.json",
     "API_TITLE": "Flasgo API",
-    "API_VERSION": "0.11.0",
+    "API_VERSION": None,
     "API_DESCRIPTION": "",
     "API_SERVERS": [],
     "SSRF_ENABLED": True,

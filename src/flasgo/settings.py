@@ -546,7 +546,8 @@ _FIELDS: Final[Mapping[str, _Field]] = {
     "DOCS_PATH": _field("/docs", _check_path),
     "OPENAPI_PATH": _field("/openapi.json", _check_path),
     "API_TITLE": _text("Flasgo API"),
-    "API_VERSION": _text("0.11.0"),
+    # None: the version of the app's installed package, else 0.1.0 (flasgo.openapi.info).
+    "API_VERSION": _text(None, optional=True, non_empty=True),
     "API_DESCRIPTION": _text(""),
     "API_SERVERS": _list(_check_non_empty),
     "SSRF_ENABLED": _bool(True),
@@ -803,7 +804,7 @@ class Settings:
     DOCS_PATH: str
     OPENAPI_PATH: str
     API_TITLE: str
-    API_VERSION: str
+    API_VERSION: str | None
     API_DESCRIPTION: str
     API_SERVERS: tuple[str, ...]
     SSRF_ENABLED: bool

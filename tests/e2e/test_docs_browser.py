@@ -1,10 +1,12 @@
-"""End to end: headless Chromium renders the docs pages served by uvicorn, with no internet.
+"""End to end: what a person sees on the docs pages, in headless Chromium, with no internet.
 
-The app runs under ``flasgo run`` on a loopback port; Chromium (Debian package ``chromium``)
-loads Swagger UI and ReDoc with every host name but 127.0.0.1 unresolvable, runs their scripts,
-and dumps the DOM. The operations of the app must be rendered, and the console must show no
-Content-Security-Policy violation other than a blocked attempt to reach another origin: that
-proves the policy allows everything the UIs need from the app and nothing from outside.
+The app runs under ``flasgo run`` (uvicorn) on a loopback port; Chromium (Debian package
+``chromium``), driven over the DevTools protocol (`tests.e2e.devtools`), loads Swagger UI and
+ReDoc with every host name but 127.0.0.1 unresolvable. A page passes when the app's operations
+and its ``info`` are rendered, no warning or error box is visible, and the console shows no
+error or warning at all (a Content-Security-Policy violation, a failed load, an uncaught
+exception, a ``console.error``). When a check fails, a screenshot, the DOM and the console are
+saved under ``artifacts/e2e/`` (git-ignored) and the failure names the files.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.devtools import Chromium, ConsoleEntry, Page
+
 CHROMIUM_PACKAGE = "chromium"
 APT_SECONDS = 600.0
-BROWSER_SECONDS = 45.0
 STARTUP_SECONDS = 15.0
+# Swagger UI shows its warnings once the document is parsed, a moment after the operations.
+SETTLE_SECONDS = 1.5
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 # Variables the CLI or the settings read; the server must not inherit the test run's values.
 INHERITED = ("FLASGO_", "WEB_CONCURRENCY", "PORT")
 
@@ -38,10 +44,17 @@ pytestmark = [
 ]
 
 DOCS_APP = '''
+import msgspec
+
 from flasgo import Flasgo
-from flasgo.response import HTMLResponse
+from flasgo.response import HTMLResponse, Response
 
 app = Flasgo({"ENABLE_DOCS": True, "API_TITLE": "Browser Test API"})
+
+
+class Order(msgspec.Struct):
+    item_id: int
+    quantity: int = 1
 
 
 @app.get("/items/<int:item_id>")
@@ -50,31 +63,75 @@ async def fetch_item(item_id: int) -> dict[str, int]:
     return {"id": item_id}
 
 
-@app.post("/orders")
-async def place_order() -> dict[str, str]:
+@app.post("/orders", status_code=201)
+async def place_order(order: Order) -> Order:
     """Place an order."""
-    return {"status": "placed"}
+    return order
 
 
-@app.get("/csp-probe", include_in_schema=False)
-async def csp_probe() -> HTMLResponse:
-    # Under the app's default policy: the inline script and the remote image are refused.
+# Probes: pages with known problems, proving that the checks below see each kind.
+
+@app.get("/console-probe", include_in_schema=False)
+async def console_probe() -> HTMLResponse:
+    # Under the app's default policy the inline script and the remote image are refused;
+    # the script from the app runs, logs an error and throws.
     return HTMLResponse(
         "<p>probe</p><script>console.log('ran')</script>"
+        "<script src='/console-probe.js'></script>"
         "<img src='https://images.example.com/x.png'>"
     )
+
+
+@app.get("/console-probe.js", include_in_schema=False)
+async def console_probe_script() -> Response:
+    body = "console.error('probe: console.error'); throw new Error('probe: uncaught');"
+    return Response(body, content_type="text/javascript; charset=utf-8")
+
+
+@app.get("/old-dialect.json", include_in_schema=False)
+async def old_dialect() -> dict[str, object]:
+    # The document as it was before: Swagger UI answers with a Warning box.
+    return {**app.openapi(), "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema"}
+
+
+@app.get("/swagger-probe", include_in_schema=False)
+async def swagger_probe() -> HTMLResponse:
+    return HTMLResponse(
+        "<link rel='stylesheet' href='/docs/static/swagger-ui.css'><div id='swagger-ui'></div>"
+        "<script src='/docs/static/swagger-ui-bundle.js'></script>"
+        "<script src='/swagger-probe.js'></script>"
+    )
+
+
+@app.get("/swagger-probe.js", include_in_schema=False)
+async def swagger_probe_script() -> Response:
+    body = "SwaggerUIBundle({url: '/old-dialect.json', dom_id: '#swagger-ui', validatorUrl: null});"
+    return Response(body, content_type="text/javascript; charset=utf-8")
 '''
 
-CONSOLE = re.compile(r":INFO:CONSOLE[^\]]*\] \"(.*)\", source: (\S*)")
-FIRST_URL = re.compile(r"'((?:https?|wss?)://[^/'\s]+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """What Chromium produced for one page."""
-
-    dom: str
-    console: list[str]
+# Visible boxes and headings that report a problem: Swagger UI's error/warning panel and its
+# "unable to render this definition" notice, alerts, and headings such as ReDoc's
+# "Something went wrong...". Text of each, shortened.
+PROBLEM_ELEMENTS = r"""
+(() => {
+  const visible = (el) =>
+    el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const boxes = document.querySelectorAll(".errors-wrapper, .version-pragma, [role=alert]");
+  const headings = Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6")).filter(
+    (el) => /^\s*(warning|errors?\b|something went wrong|failed|unable)/i.test(el.textContent)
+  );
+  const found = [...new Set([...boxes, ...headings])].filter(visible);
+  // One entry per box: a heading inside a reported box is part of it.
+  return found
+    .filter((el) => !found.some((other) => other !== el && other.contains(el)))
+    .map((el) => el.innerText.replace(/\s+/g, " ").trim().slice(0, 300));
+})()
+"""
+SWAGGER_READY = "!!document.querySelector('.opblock, .errors-wrapper, .version-pragma')"
+REDOC_READY = (
+    "!!document.querySelector('[id^=\"operation/\"]')"
+    " || /Something went wrong/.test(document.body ? document.body.innerText : '')"
+)
 
 
 def find_chromium() -> str:
@@ -129,8 +186,13 @@ def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path)
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    return find_chromium()
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    """One offline headless Chromium for the module."""
+    chromium = Chromium(find_chromium(), tmp_path_factory.mktemp("chromium"))
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -159,86 +221,121 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
-def render(chromium: str, url: str, profile: Path) -> Rendered:
-    """Load `url` offline in headless Chromium; return the DOM after the scripts ran."""
-    command = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--no-proxy-server",
-        # No internet: every host name but the loopback server's fails to resolve.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        url,
-    ]
-    result = subprocess.run(command, capture_output=True, timeout=BROWSER_SECONDS, check=False)
-    stderr = result.stderr.decode(errors="replace")
-    assert result.returncode == 0, stderr[-3000:]
-    console = [match[1] for match in CONSOLE.finditer(stderr)]
-    return Rendered(result.stdout.decode(errors="replace"), console)
+def problem_elements(page: Page) -> list[str]:
+    """The text of every visible warning or error box on the page."""
+    found = page.evaluate(PROBLEM_ELEMENTS)
+    assert isinstance(found, list)
+    return [str(text) for text in found]
 
 
-def policy_problems(console: list[str], origin: str) -> list[str]:
-    """CSP violations other than blocked requests to another origin (those are the point)."""
-    problems = []
-    for message in console:
-        if "Content Security Policy" not in message:
-            continue
-        url = FIRST_URL.search(message)
-        if url is not None and url[1] != origin:
-            continue
-        problems.append(message)
-    return problems
+def console_problems(page: Page) -> list[ConsoleEntry]:
+    """Every console error or warning, whatever its source."""
+    return [entry for entry in page.console if entry.level in ("error", "warning")]
 
 
-def script_errors(console: list[str]) -> list[str]:
-    return [message for message in console if message.startswith("Uncaught")]
+def save_artifacts(page: Page, folder: Path, name: str) -> list[Path]:
+    """Save a screenshot, the DOM and the console of `page`; return the files."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    folder.mkdir(parents=True, exist_ok=True)
+    dom = folder / f"{stem}.html"
+    dom.write_text(str(page.evaluate("document.documentElement.outerHTML")), encoding="utf-8")
+    console = folder / f"{stem}.console.txt"
+    console.write_text("".join(f"{entry}\n" for entry in page.console), encoding="utf-8")
+    return [page.screenshot(folder / f"{stem}.png"), dom, console]
 
 
-def test_swagger_ui_renders_the_operations_offline(
-    chromium: str, server: str, tmp_path: Path
+@contextmanager
+def artifacts_on_failure(page: Page, folder: Path, name: str) -> Iterator[None]:
+    """On a failed assertion inside the block, save the page's artifacts and name them."""
+    try:
+        yield
+    except AssertionError as exc:
+        files = save_artifacts(page, folder, name)
+        exc.add_note(f"{page.url}: saved " + ", ".join(str(path) for path in files))
+        raise
+
+
+def open_settled(browser: Chromium, url: str, ready: str) -> Page:
+    page = browser.open(url, ready=ready)
+    page.settle(SETTLE_SECONDS)
+    return page
+
+
+def test_swagger_ui_shows_the_api_and_no_warning(
+    browser: Chromium, server: str, request: pytest.FixtureRequest
 ) -> None:
-    page = render(chromium, f"{server}/docs", tmp_path / "profile")
+    page = open_settled(browser, f"{server}/docs", SWAGGER_READY)
 
-    assert 'class="swagger-ui"' in page.dom
-    assert "Browser Test API" in page.dom
-    for operation_id in ("fetch_item_get", "place_order_post"):
-        assert f"-{operation_id}" in page.dom  # the operation block's element id
-    assert 'data-path="/items/{item_id}"' in page.dom
-    assert 'data-path="/orders"' in page.dom
-    assert "Fetch one item by its number." in page.dom
-    assert policy_problems(page.console, server) == []
-    assert script_errors(page.console) == []
-
-
-def test_redoc_renders_the_operations_offline(chromium: str, server: str, tmp_path: Path) -> None:
-    page = render(chromium, f"{server}/docs/redoc", tmp_path / "profile")
-
-    assert "Browser Test API" in page.dom
-    for operation_id in ("fetch_item_get", "place_order_post"):
-        assert f'id="operation/{operation_id}"' in page.dom
-    assert "/items/{item_id}" in page.dom
-    assert "Place an order." in page.dom
-    assert policy_problems(page.console, server) == []
-    assert script_errors(page.console) == []
+    with artifacts_on_failure(page, ARTIFACTS, request.node.name):
+        assert page.evaluate("document.querySelector('.info .title').innerText").startswith(
+            "Browser Test API"
+        )
+        assert page.evaluate("document.querySelector('.info .version').innerText.trim()") == "0.1.0"
+        assert page.evaluate("document.querySelectorAll('.opblock').length") == 2
+        for operation_id in ("fetch_item_get", "place_order_post"):
+            assert page.evaluate(f"!!document.querySelector('[id$=\"-{operation_id}\"]')")
+        assert "Fetch one item by its number." in page.evaluate("document.body.innerText")
+        assert problem_elements(page) == []
+        assert console_problems(page) == []
 
 
-def test_the_console_capture_sees_violations(chromium: str, server: str, tmp_path: Path) -> None:
-    # Without this, a broken capture would make the two tests above pass vacuously.
-    page = render(chromium, f"{server}/csp-probe", tmp_path / "profile")
+def test_redoc_shows_the_api_and_no_warning(
+    browser: Chromium, server: str, request: pytest.FixtureRequest
+) -> None:
+    page = open_settled(browser, f"{server}/docs/redoc", REDOC_READY)
 
-    assert "<p>probe</p>" in page.dom
-    assert len(page.console) == 2, page.console
-    [problem] = policy_problems(page.console, server)
-    assert "inline script" in problem
+    with artifacts_on_failure(page, ARTIFACTS, request.node.name):
+        heading = page.evaluate("document.querySelector('h1').innerText")
+        assert heading == "Browser Test API (0.1.0)"
+        for operation_id in ("fetch_item_get", "place_order_post"):
+            assert page.evaluate(f"!!document.getElementById('operation/{operation_id}')")
+        text = page.evaluate("document.body.innerText")
+        assert "/items/{item_id}" in text
+        assert "Place an order." in text
+        # Redocly's logo is the one thing ReDoc would fetch from another origin.
+        assert page.evaluate("document.images.length") == 0
+        assert problem_elements(page) == []
+        assert console_problems(page) == []
+
+
+def test_the_checks_see_swagger_ui_warning_and_save_a_screenshot(
+    browser: Chromium, server: str, tmp_path: Path
+) -> None:
+    # The document as it was before the fix, in the same Swagger UI: the check must fail.
+    page = open_settled(browser, f"{server}/swagger-probe", SWAGGER_READY)
+
+    [warning] = problem_elements(page)
+    assert warning.startswith("Warning OpenAPI.jsonSchemaDialect field contains a value different")
+    with (
+        pytest.raises(AssertionError) as failure,
+        artifacts_on_failure(page, tmp_path, "docs[old dialect]"),
+    ):
+        assert problem_elements(page) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "docs_old_dialect_.console.txt",
+        "docs_old_dialect_.html",
+        "docs_old_dialect_.png",
+    ]
+    png = tmp_path / "docs_old_dialect_.png"
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "OpenAPI.jsonSchemaDialect" in (tmp_path / "docs_old_dialect_.html").read_text()
+    assert str(png) in "".join(failure.value.__notes__)
+
+
+def test_the_console_capture_sees_every_kind_of_error(browser: Chromium, server: str) -> None:
+    # Without this, a broken capture would make the page tests above pass vacuously.
+    page = open_settled(browser, f"{server}/console-probe", "!!document.querySelector('p')")
+
+    problems = [(entry.level, entry.source) for entry in console_problems(page)]
+    texts = [entry.text for entry in console_problems(page)]
+    assert problems == [
+        ("error", "security"),
+        ("error", "console-api"),
+        ("error", "exception"),
+        ("error", "security"),
+    ], texts
+    assert "inline script" in texts[0]
+    assert texts[1] == "probe: console.error"
+    assert "probe: uncaught" in texts[2]
+    assert "https://images.example.com/x.png" in texts[3]
+    assert all(entry.text != "ran" for entry in page.console)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from flasgo import Blueprint, Cookie, Depends, Flasgo, Form, Header, Query, Response
 from flasgo.handlers import BodyInfo, ParamInfo
-from flasgo.openapi import JSON_SCHEMA_DIALECT, SchemaRegistry, openapi_spec
+from flasgo.openapi import SchemaRegistry, openapi_spec
 from flasgo.openapi.schema import VALIDATION_ERROR_SCHEMA
 from flasgo.routing import Converter
 from tests.openapi.checks import assert_valid_openapi
@@ -184,11 +184,10 @@ def test_the_document_is_valid_openapi_3_1(shop_spec: dict[str, Any]) -> None:
     assert_valid_openapi(shop_spec)
 
 
-def test_info_servers_and_dialect_come_from_settings(shop_spec: dict[str, Any]) -> None:
+def test_info_and_servers_come_from_settings(shop_spec: dict[str, Any]) -> None:
     assert list(shop_spec) == [
         "openapi",
         "info",
-        "jsonSchemaDialect",
         "servers",
         "paths",
         "components",
@@ -200,9 +199,31 @@ def test_info_servers_and_dialect_come_from_settings(shop_spec: dict[str, Any]) 
         "version": "2.1.0",
         "description": "Sells *things*.",
     }
-    assert shop_spec["jsonSchemaDialect"] == JSON_SCHEMA_DIALECT
     assert shop_spec["servers"] == [{"url": "https://shop.example.com/v2"}]
     assert shop_spec["tags"] == [{"name": "shop"}, {"name": "admin"}]
+
+
+def test_no_dialect_is_declared_and_the_schemas_are_json_schema_2020_12(
+    shop_spec: dict[str, Any],
+) -> None:
+    # Swagger UI shows a warning box for any jsonSchemaDialect but the OAS base dialect; the
+    # schemas need none, as they are plain 2020-12 (which the default dialect extends).
+    jsonschema = pytest.importorskip("jsonschema")
+    schemas = shop_spec["components"]["schemas"]
+
+    assert "jsonSchemaDialect" not in shop_spec
+    assert schemas
+    for schema in schemas.values():
+        jsonschema.Draft202012Validator.check_schema(schema)
+    parameters = [
+        param["schema"]
+        for item in shop_spec["paths"].values()
+        for operation in item.values()
+        for param in operation.get("parameters", [])
+    ]
+    assert parameters
+    for schema in parameters:
+        jsonschema.Draft202012Validator.check_schema(schema)
 
 
 def test_defaults_leave_out_description_servers_and_tags() -> None:
@@ -213,7 +234,7 @@ def test_defaults_leave_out_description_servers_and_tags() -> None:
         return {}
 
     spec = openapi_spec(app)
-    assert spec["info"] == {"title": "Flasgo API", "version": "0.11.0"}
+    assert spec["info"] == {"title": "Flasgo API", "version": "0.1.0"}
     assert "servers" not in spec
     assert "tags" not in spec
     assert "components" not in spec

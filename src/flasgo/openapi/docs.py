@@ -46,9 +46,9 @@ ASSETS: Final[dict[str, tuple[str, str]]] = {
 ASSET_CACHE_CONTROL: Final = "public, max-age=86400, immutable"
 
 # NOTE: exactly what the vendored UIs need, proven by tests/e2e/test_docs_browser.py (it fails
-# on any violation but a blocked call to another origin): styles set inline by both UIs, data:
-# images in their CSS, and ReDoc's search index built in a Web Worker started from a blob: URL.
-# Anything else (ReDoc's logo from its CDN, say) is blocked: the docs never call out.
+# on any console error): styles set inline by both UIs, data: images in their CSS, and ReDoc's
+# search index built in a Web Worker started from a blob: URL. Anything else is blocked: the
+# docs never call out.
 _CSP_TEMPLATE: Final = (
     "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'{servers}; font-src 'self'; "
@@ -61,6 +61,7 @@ _PAGE: Final = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>{title}</title>
 {head}
 </head>
@@ -71,6 +72,20 @@ _PAGE: Final = """<!doctype html>
 </body>
 </html>
 """
+
+# NOTE: ReDoc 2.5 always renders Redocly's logo from its CDN. The policy blocks it (the docs
+# never call out), which is a console error on every visit; so that one URL becomes an empty
+# image before the browser tries it, and ReDoc drops the logo as it does when a load fails.
+_REDOC_LOGO_URL: Final = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+_REDOC_LOGO_SHIM: Final = (
+    # React sets an <img>'s src twice: with setAttribute, then through the property.
+    "(function(){var logo='" + _REDOC_LOGO_URL + "',image=HTMLImageElement.prototype,"
+    "set=Element.prototype.setAttribute,src=Object.getOwnPropertyDescriptor(image,'src');"
+    "function swap(name,value){return name==='src'&&value===logo?'data:,':value;}"
+    "image.setAttribute=function(name,value){return set.call(this,name,swap(name,value));};"
+    "Object.defineProperty(image,'src',{configurable:true,enumerable:src.enumerable,"
+    "get:src.get,set:function(value){src.set.call(this,swap('src',value));}});})();"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +211,7 @@ class _DocsSite:
 
     def _redoc_page(self, request: Request, nonce: str) -> str:
         spec_url = _script_json(request.root_path + self.settings.OPENAPI_PATH)
-        init = f"Redoc.init({spec_url}, {{}}, document.getElementById('redoc'));"
+        init = f"{_REDOC_LOGO_SHIM}Redoc.init({spec_url}, {{}}, document.getElementById('redoc'));"
         return _PAGE.format(
             title=html.escape(f"{self.settings.API_TITLE} - ReDoc"),
             head="<style>body{margin:0;padding:0}</style>",

@@ -4,7 +4,11 @@
 (``/users/<int:id>`` -> ``/users/{id}`` with an integer schema), each registered method an
 operation (automatic HEAD/OPTIONS are not listed) whose parameters, request body and responses
 come from the plan's `ParamInfo`/`BodyInfo`, response model and status code. Annotations become
-JSON Schema through `flasgo.openapi.registry`.
+JSON Schema through `flasgo.openapi.registry`; ``info`` comes from `flasgo.openapi.info`.
+
+The document has no ``jsonSchemaDialect``: its schemas are JSON Schema 2020-12 without the OAS
+vocabulary, which the 3.1 default dialect (the OAS base dialect) accepts as is, and Swagger UI
+shows a warning box for any other declared value.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from flasgo.mediatypes import is_json_media_type
+from flasgo.openapi.info import api_info
 from flasgo.openapi.registry import REF_PREFIX, Schema, SchemaRegistry, accepts_null
 from flasgo.openapi.security import operation_security, security_schemes
 from flasgo.response import Response
@@ -29,14 +34,12 @@ if TYPE_CHECKING:
     from flasgo.endpoint import Endpoint
 
 __all__ = [
-    "JSON_SCHEMA_DIALECT",
     "OPENAPI_VERSION",
     "VALIDATION_ERROR_SCHEMA",
     "openapi_spec",
 ]
 
 OPENAPI_VERSION = "3.1.0"
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 _EMPTY: Any = inspect.Parameter.empty
 _NONE_TYPE = type(None)
@@ -108,7 +111,8 @@ def openapi_spec(app: Flasgo) -> dict[str, Any]:
 
     Args:
         app: The application; its settings give ``info`` (``API_TITLE``, ``API_VERSION``,
-            ``API_DESCRIPTION``) and ``servers`` (``API_SERVERS``).
+            ``API_DESCRIPTION``, see `flasgo.openapi.info.api_info`) and ``servers``
+            (``API_SERVERS``).
 
     Returns:
         The document as JSON-ready builtins, the same for the same app on every run.
@@ -351,14 +355,7 @@ class _Builder:
             schemas[name] = VALIDATION_ERROR_SCHEMA
             self.error_ref["$ref"] = REF_PREFIX + name
         settings = app.settings
-        info: Schema = {"title": settings.API_TITLE, "version": settings.API_VERSION}
-        if settings.API_DESCRIPTION:
-            info["description"] = settings.API_DESCRIPTION
-        document: dict[str, Any] = {
-            "openapi": OPENAPI_VERSION,
-            "info": info,
-            "jsonSchemaDialect": JSON_SCHEMA_DIALECT,
-        }
+        document: dict[str, Any] = {"openapi": OPENAPI_VERSION, "info": api_info(app)}
         if settings.API_SERVERS:
             document["servers"] = [{"url": url} for url in settings.API_SERVERS]
         document["paths"] = {
