@@ -9,8 +9,8 @@ during the test, in order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeAlias
 
 import pytest
 
@@ -24,6 +24,7 @@ from tests.redis_server import redis_url
 
 __all__ = [
     "TEST_SECRET_KEY",
+    "AppBuilder",
     "AppFactory",
     "ClientFactory",
     "make_app",
@@ -49,6 +50,10 @@ class AppFactory(Protocol):
         security_throttle: SecurityFailureThrottle | None = None,
         **settings: Any,
     ) -> Flasgo: ...
+
+
+# A test file's own builder: the shared factory plus the routes that file's tests drive.
+AppBuilder: TypeAlias = Callable[..., Flasgo]
 
 
 class ClientFactory(Protocol):

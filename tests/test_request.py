@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -12,48 +12,55 @@ from hypothesis import strategies as st
 from flasgo import Flasgo, request
 from tests.asgi import acall, call, http_scope
 
-
-def echo_app(**settings_: object) -> Flasgo:
-    # NOTE: these tests drive body parsing with raw scopes; CSRF is tested in
-    # tests/security/test_csrf.py, so it is off here.
-    app = Flasgo(settings={"CSRF_ENABLED": False, **settings_})
-
-    @app.route("/echo", methods=["GET", "POST"])
-    async def echo() -> dict[str, Any]:
-        return {
-            "args": request.args.to_dict(flat=False),
-            "body": (await request.body()).decode("latin-1"),
-        }
-
-    @app.post("/json")
-    async def json_body() -> dict[str, Any]:
-        return {"json": await request.json()}
-
-    @app.post("/form")
-    async def form() -> dict[str, Any]:
-        return (await request.form()).to_dict(flat=False)
-
-    @app.post("/stream")
-    async def stream() -> dict[str, int]:
-        sizes = [len(chunk) async for chunk in request.stream()]
-        return {"chunks": len(sizes), "total": sum(sizes)}
-
-    @app.get("/meta")
-    def meta() -> dict[str, Any]:
-        return {
-            "headers": request.headers.getlist("x-dup"),
-            "cookies": request.cookies,
-            "url": request.url,
-            "client": list(request.client or ()),
-            "content_type": request.content_type,
-            "host": request.host,
-            "scheme": request.scheme,
-        }
-
-    return app
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory
 
 
-def test_query_multidict_and_headers_keep_duplicates() -> None:
+@pytest.fixture(scope="session")
+def echo_app(make_app: AppFactory) -> AppBuilder:
+    def build(**settings_: object) -> Flasgo:
+        # NOTE: these tests drive body parsing with raw scopes; CSRF is tested in
+        # tests/security/test_csrf.py, so it is off here.
+        app = make_app(**{"CSRF_ENABLED": False, **settings_})
+
+        @app.route("/echo", methods=["GET", "POST"])
+        async def echo() -> dict[str, Any]:
+            return {
+                "args": request.args.to_dict(flat=False),
+                "body": (await request.body()).decode("latin-1"),
+            }
+
+        @app.post("/json")
+        async def json_body() -> dict[str, Any]:
+            return {"json": await request.json()}
+
+        @app.post("/form")
+        async def form() -> dict[str, Any]:
+            return (await request.form()).to_dict(flat=False)
+
+        @app.post("/stream")
+        async def stream() -> dict[str, int]:
+            sizes = [len(chunk) async for chunk in request.stream()]
+            return {"chunks": len(sizes), "total": sum(sizes)}
+
+        @app.get("/meta")
+        def meta() -> dict[str, Any]:
+            return {
+                "headers": request.headers.getlist("x-dup"),
+                "cookies": request.cookies,
+                "url": request.url,
+                "client": list(request.client or ()),
+                "content_type": request.content_type,
+                "host": request.host,
+                "scheme": request.scheme,
+            }
+
+        return app
+
+    return build
+
+
+def test_query_multidict_and_headers_keep_duplicates(echo_app: AppBuilder) -> None:
     client = echo_app().test_client()
     assert client.get("/echo?a=1&a=2&b=&c").json()["args"] == {
         "a": ["1", "2"],
@@ -69,13 +76,13 @@ def test_query_multidict_and_headers_keep_duplicates() -> None:
     assert meta["client"] == ["127.0.0.1", 50000]
 
 
-def test_too_many_query_fields_is_413() -> None:
+def test_too_many_query_fields_is_413(echo_app: AppBuilder) -> None:
     client = echo_app(MAX_FORM_FIELDS=10).test_client()
     assert client.get("/echo?" + "&".join(f"k{i}=v" for i in range(11))).status_code == 413
     assert client.get("/echo?" + "&".join(f"k{i}=v" for i in range(10))).status_code == 200
 
 
-def test_hostile_query_and_cookies_never_500() -> None:
+def test_hostile_query_and_cookies_never_500(echo_app: AppBuilder) -> None:
     client = echo_app().test_client()
     assert client.get("/echo?%ZZ=%&&&=%FF%FE").status_code == 200
     hostile_cookie = ",a=1;" * 2000 + 'b="' + "\\" * 4000 + '"'
@@ -85,7 +92,7 @@ def test_hostile_query_and_cookies_never_500() -> None:
     assert client.get("/meta", headers={"Cookie": too_big}).status_code == 431
 
 
-def test_json_body_bad_json_and_wrong_media_type() -> None:
+def test_json_body_bad_json_and_wrong_media_type(echo_app: AppBuilder) -> None:
     client = echo_app().test_client()
     assert client.post("/json", json={"a": [1, 2]}).json() == {"json": {"a": [1, 2]}}
     bad = client.post("/json", body=b"{nope", headers={"Content-Type": "application/json"})
@@ -100,7 +107,7 @@ def test_json_body_bad_json_and_wrong_media_type() -> None:
     assert nan.status_code == 400
 
 
-def test_deep_and_huge_json_is_400() -> None:
+def test_deep_and_huge_json_is_400(echo_app: AppBuilder) -> None:
     client = echo_app().test_client()
     headers = {"Content-Type": "application/json"}
     deep = b"[" * 100_000 + b"]" * 100_000
@@ -113,7 +120,7 @@ def test_deep_and_huge_json_is_400() -> None:
     assert client.post("/json", body=huge_int, headers=headers).status_code == 400
 
 
-def test_urlencoded_form_and_multipart_not_yet() -> None:
+def test_urlencoded_form_and_multipart_not_yet(echo_app: AppBuilder) -> None:
     client = echo_app().test_client()
     assert client.post("/form", data={"a": "1", "b": ["x", "y"]}).json() == {
         "a": ["1"],
@@ -122,7 +129,7 @@ def test_urlencoded_form_and_multipart_not_yet() -> None:
     assert client.post("/form", json={"a": 1}).status_code == 415
 
 
-def test_body_limit_from_declared_length_is_413() -> None:
+def test_body_limit_from_declared_length_is_413(echo_app: AppBuilder) -> None:
     client = echo_app(MAX_REQUEST_BODY_BYTES=10).test_client()
     response = client.post("/echo", body=b"x" * 11)
     assert response.status_code == 413
@@ -130,7 +137,7 @@ def test_body_limit_from_declared_length_is_413() -> None:
     assert client.post("/echo", body=b"x" * 10).status_code == 200
 
 
-def test_body_limit_counts_received_bytes_across_chunks() -> None:
+def test_body_limit_counts_received_bytes_across_chunks(echo_app: AppBuilder) -> None:
     app = echo_app(MAX_REQUEST_BODY_BYTES=100)
     # SECURITY: understated Content-Length, then more bytes in many small chunks.
     chunks = [{"type": "http.request", "body": b"x" * 10, "more_body": True} for _ in range(20)]
@@ -141,7 +148,7 @@ def test_body_limit_counts_received_bytes_across_chunks() -> None:
     assert call(app, no_length, chunks).status == 413
 
 
-def test_streaming_body_arrives_in_chunks() -> None:
+def test_streaming_body_arrives_in_chunks(echo_app: AppBuilder) -> None:
     app = echo_app()
     chunks = [
         {"type": "http.request", "body": b"ab", "more_body": True},
@@ -153,13 +160,13 @@ def test_streaming_body_arrives_in_chunks() -> None:
 
 
 @pytest.mark.parametrize("value", [b"-1", b" 12", b"1_0", b"+5", "١٠".encode(), b"0x10", b"abc"])
-def test_malformed_content_length_is_400(value: bytes) -> None:
+def test_malformed_content_length_is_400(echo_app: AppBuilder, value: bytes) -> None:
     app = echo_app()
     scope = http_scope("/echo", "POST", headers=[(b"content-length", value)])
     assert call(app, scope).status == 400
 
 
-def test_slow_body_times_out_with_408() -> None:
+def test_slow_body_times_out_with_408(echo_app: AppBuilder) -> None:
     app = echo_app(REQUEST_READ_TIMEOUT_SECONDS=0.05)
     first = [{"type": "http.request", "body": b"x", "more_body": True}]
 
@@ -172,7 +179,7 @@ def test_slow_body_times_out_with_408() -> None:
     assert asyncio.run(run()) == 408
 
 
-def test_client_disconnect_while_reading_is_not_a_500() -> None:
+def test_client_disconnect_while_reading_is_not_a_500(echo_app: AppBuilder) -> None:
     app = echo_app()
     first = [{"type": "http.request", "body": b"x", "more_body": True}]
     # the driver answers http.disconnect once the queue is empty
@@ -181,7 +188,9 @@ def test_client_disconnect_while_reading_is_not_a_500() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=300), st.binary(max_size=200))
-def test_arbitrary_query_strings_and_bodies_never_500(query: bytes, body: bytes) -> None:
+def test_arbitrary_query_strings_and_bodies_never_500(
+    echo_app: AppBuilder, query: bytes, body: bytes
+) -> None:
     app = echo_app()
     scope = http_scope(
         "/echo", "POST", query_string=query, headers=[(b"content-type", b"application/json")]
@@ -192,7 +201,9 @@ def test_arbitrary_query_strings_and_bodies_never_500(query: bytes, body: bytes)
     assert call(app, json_scope, messages).status in (200, 400)
 
 
-def test_bad_input_is_logged_without_control_characters(caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_input_is_logged_without_control_characters(
+    echo_app: AppBuilder, caplog: pytest.LogCaptureFixture
+) -> None:
     import logging
 
     client = echo_app(MAX_REQUEST_BODY_BYTES=4).test_client()
