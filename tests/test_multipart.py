@@ -55,7 +55,7 @@ def raw(app: Flasgo, path: str, chunks: list[bytes]) -> int:
 
 @pytest.fixture(scope="session")
 def upload_app(make_app: AppFactory) -> AppBuilder:
-    def build(**settings_: object) -> Flasgo:
+    def build(**settings_: Any) -> Flasgo:
         app = make_app(**{"CSRF_ENABLED": False, **settings_})
 
         @app.post("/form")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def echo_app(make_app: AppFactory) -> AppBuilder:
-    def build(**settings_: object) -> Flasgo:
+    def build(**settings_: Any) -> Flasgo:
         # NOTE: these tests drive body parsing with raw scopes; CSRF is tested in
         # tests/security/test_csrf.py, so it is off here.
         app = make_app(**{"CSRF_ENABLED": False, **settings_})

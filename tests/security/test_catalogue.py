@@ -98,7 +98,7 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.fixture(scope="session")
 def hostile_app(make_app: AppFactory) -> AppBuilder:
-    def build(**settings: object) -> Flasgo:
+    def build(**settings: Any) -> Flasgo:
         # NOTE: CSRF is off here so the parsers are what answers; CSRF has its own tests.
         app = make_app(**{"SECRET_KEY": KEY, "CSRF_ENABLED": False, **settings})
 
@@ -157,9 +157,9 @@ def test_a_multipart_crlf_preamble_then_truncated(client: TestClient) -> None:
     whole = client.post("/form", body=b"\r\n" * 100_000 + part + b"--x--", headers=headers)
     assert whole.status_code == 200, whole.text
     assert whole.json() == {"a": ["1"]}
-    truncated = client.post("/form", body=b"\r\n" * 100_000 + part, headers=headers)
-    assert_clean(truncated, 400)
-    assert truncated.text == "The multipart/form-data body ended early."
+    ended_early = client.post("/form", body=b"\r\n" * 100_000 + part, headers=headers)
+    assert_clean(ended_early, 400)
+    assert ended_early.text == "The multipart/form-data body ended early."
     truncated = b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1"
     response = client.post(
         "/form", body=truncated, headers={"Content-Type": "multipart/form-data; boundary=x"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
@@ -93,7 +93,7 @@ def test_host_parsing_is_linear() -> None:
 
 @pytest.fixture(scope="session")
 def app_with(make_app: AppFactory) -> AppBuilder:
-    def build(**settings: object) -> Flasgo:
+    def build(**settings: Any) -> Flasgo:
         app = make_app(**settings)
 
         @app.get("/")

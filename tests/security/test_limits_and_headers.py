@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def build(make_app: AppFactory) -> AppBuilder:
-    def build(**settings: object) -> Flasgo:
+    def build(**settings: Any) -> Flasgo:
         app = make_app(**settings)
 
         @app.get("/")
