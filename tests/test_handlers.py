@@ -320,7 +320,7 @@ class Shop:
 
 
 def test_an_app_injectable_registered_first_keeps_the_builtins_and_stays_in_its_app() -> None:
-    from flasgo import ConfigurationError, Flasgo, Request, Session
+    from flasgo import ConfigurationError, Flasgo
 
     first = Flasgo()
     first.register_injectable(Shop, lambda request: Shop(request.headers.get("x-t", "")))

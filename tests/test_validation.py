@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flasgo import Body, Flasgo
+from flasgo.jsonenc import MALFORMED_JSON
+from flasgo.testing import TestClient
+
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory
 
 
 class Item(msgspec.Struct):
@@ -27,26 +33,30 @@ class Open(msgspec.Struct, forbid_unknown_fields=False):
     name: str
 
 
-def build(**settings_: Any) -> Flasgo:
-    # NOTE: these tests are about body binding; CSRF is tested in tests/security/test_csrf.py.
-    app = Flasgo({"CSRF_ENABLED": False, **settings_})
+@pytest.fixture(scope="session")
+def build(make_app: AppFactory) -> AppBuilder:
+    def build(**settings_: Any) -> Flasgo:
+        # NOTE: these tests are about body binding; CSRF is tested in tests/security/test_csrf.py.
+        app = make_app(**{"CSRF_ENABLED": False, **settings_})
 
-    @app.post("/items")
-    async def create(item: Item) -> Item:
-        return item
+        @app.post("/items")
+        async def create(item: Item) -> Item:
+            return item
 
-    @app.post("/orders")
-    def order(data: Annotated[Order, Body()]) -> dict[str, int]:
-        return {"count": len(data.items)}
+        @app.post("/orders")
+        def order(data: Annotated[Order, Body()]) -> dict[str, int]:
+            return {"count": len(data.items)}
 
-    @app.post("/any")
-    def anything(data: Annotated[dict[str, list[int]], Body()]) -> dict[str, Any]:
-        return data
+        @app.post("/any")
+        def anything(data: Annotated[dict[str, list[int]], Body()]) -> dict[str, Any]:
+            return data
 
-    return app
+        return app
+
+    return build
 
 
-def test_every_failing_field_is_listed() -> None:
+def test_every_failing_field_is_listed(build: AppBuilder) -> None:
     client = build().test_client()
     response = client.post("/items", json={"name": 1, "price": "x", "tags": [1], "extra": 0})
     assert response.status_code == 422
@@ -66,7 +76,7 @@ def test_every_failing_field_is_listed() -> None:
     ]
 
 
-def test_nested_models_report_paths() -> None:
+def test_nested_models_report_paths(build: AppBuilder) -> None:
     client = build().test_client()
     response = client.post("/orders", json={"items": [{"name": "a", "price": 1}, {"name": 2}]})
     assert [e["location"] for e in response.json()["errors"]] == [
@@ -76,7 +86,7 @@ def test_nested_models_report_paths() -> None:
     assert client.post("/orders", json=[]).json()["errors"][0]["code"] == "model_type"
 
 
-def test_issue_cap() -> None:
+def test_issue_cap(build: AppBuilder) -> None:
     client = build(MAX_VALIDATION_ISSUES=5).test_client()
     items = [{"name": i} for i in range(50)]
     errors = client.post("/orders", json={"items": items}).json()["errors"]
@@ -84,36 +94,34 @@ def test_issue_cap() -> None:
     assert errors[-1]["code"] == "too_many_errors"
 
 
-def test_media_types_and_malformed_bodies() -> None:
+def test_media_types_and_malformed_bodies(build: AppBuilder) -> None:
     client = build().test_client()
     text = json.dumps({"name": "a", "price": 1})
-    assert (
-        client.post("/items", body=text, headers={"content-type": "text/plain"}).status_code == 415
-    )
-    assert client.post("/items", body=text).status_code == 415
+    not_json = "Expected a JSON body: send it with Content-Type: application/json."
+    for headers in ({"content-type": "text/plain"}, {}):
+        refused = client.post("/items", body=text, headers=headers)
+        assert (refused.status_code, refused.text) == (415, not_json)
     ok = client.post("/items", body=text, headers={"content-type": "application/vnd.x+json"})
     assert ok.status_code == 200
-    for bad in (
-        b"{",
-        b'{"name": NaN}',
-        b"\xff\xfe",
-        b"[" * 100 + b"]" * 100,
-        b'{"price": 1' + b"0" * 5000 + b"}",
-    ):
+    for bad in (b"{", b'{"name": NaN}', b"\xff\xfe", b'{"price": 1' + b"0" * 5000 + b"}"):
         response = client.post("/items", body=bad, headers={"content-type": "application/json"})
-        assert 400 <= response.status_code < 500, bad[:20]
+        assert (response.status_code, response.text) == (400, MALFORMED_JSON), bad[:20]
+    deep = b"[" * 100 + b"]" * 100
+    response = client.post("/items", body=deep, headers={"content-type": "application/json"})
+    assert (response.status_code, response.text) == (400, "JSON nesting is deeper than 64 levels.")
     empty = client.post("/items", headers={"content-type": "application/json"})
     assert empty.status_code == 422
     assert empty.json()["errors"][0]["location"] == ["body"]
 
 
-def test_body_limit_gives_413() -> None:
+def test_body_limit_gives_413(build: AppBuilder) -> None:
     client = build(MAX_REQUEST_BODY_BYTES=100).test_client()
     response = client.post("/items", json={"name": "a" * 200, "price": 1})
     assert response.status_code == 413
+    assert response.text == "Request body exceeds MAX_REQUEST_BODY_BYTES (100 bytes)."
 
 
-def test_large_and_duplicate_input_is_bounded() -> None:
+def test_large_and_duplicate_input_is_bounded(build: AppBuilder) -> None:
     client = build().test_client()
     big = client.post("/any", json={"k": ["x"] * 100_000})
     assert big.status_code == 422
@@ -123,7 +131,9 @@ def test_large_and_duplicate_input_is_bounded() -> None:
         body=b'{"name":"a","name":"b","price":1}',
         headers={"content-type": "application/json"},
     )
-    assert dup.status_code in (200, 422)
+    # NOTE: a repeated key keeps its last value, as in the stdlib's json and JSON.parse.
+    assert dup.status_code == 200
+    assert dup.json()["name"] == "b"
     deep = client.post(
         "/any",
         body=b'{"k":' + b"[" * 1000 + b"]" * 1000 + b"}",
@@ -141,19 +151,72 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+class StrictItem(Item, forbid_unknown_fields=True):
+    pass
+
+
+class StrictOrder(msgspec.Struct, forbid_unknown_fields=True):
+    items: list[StrictItem]
+    note: str | None = None
+
+
+# The reference the app is held to: the stdlib's JSON parser (without NaN and Infinity, which
+# RFC 8259 does not allow) and msgspec's strict conversion into the declared types, unknown
+# fields refused at every level.
+REFERENCE: dict[str, Any] = {
+    "/items": StrictItem,
+    "/orders": StrictOrder,
+    "/any": dict[str, list[int]],
+}
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(constant)
+
+
+def expected_status(text: str, kind: Any) -> int:
+    """400 for text that is not JSON, 422 for JSON the type refuses, 200 for the rest."""
+    try:
+        value = json.loads(text, parse_constant=_not_json)
+    except ValueError:
+        return 400
+    try:
+        msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError:
+        return 422
+    return 200
+
+
+@pytest.fixture(scope="module")
+def items_client(build: AppBuilder) -> TestClient:
+    return build().test_client()
+
+
+@settings(max_examples=150)
 @given(value=json_values | st.fixed_dictionaries({"name": json_values, "price": json_values}))
-def test_any_json_gets_2xx_or_a_well_formed_4xx(value: Any) -> None:
-    client = CLIENT
-    for path in ("/items", "/orders", "/any"):
-        response = client.post(
-            path, body=json.dumps(value), headers={"content-type": "application/json"}
-        )
-        assert response.status_code in (200, 400, 422), (path, value, response.text)
-        if response.status_code == 422:
+def test_any_json_gets_the_status_the_reference_gives(items_client: TestClient, value: Any) -> None:
+    text = json.dumps(value)
+    for path, kind in REFERENCE.items():
+        response = items_client.post(path, body=text, headers={"content-type": "application/json"})
+        expected = expected_status(text, kind)
+        assert response.status_code == expected, (path, value, response.text)
+        if expected == 400:
+            assert response.text == MALFORMED_JSON
+        elif expected == 422:
             errors = response.json()["errors"]
             assert errors
             assert all(set(e) == {"location", "code", "message"} for e in errors)
 
 
-CLIENT = build().test_client()
+@pytest.mark.xfail(
+    strict=True,
+    reason="a nested unknown field is refused only when another field also fails: the fast "
+    "decoder forbids unknown fields on the top-level struct only (validation.py)",
+)
+def test_an_unknown_field_in_a_nested_struct_is_refused(build: AppBuilder) -> None:
+    client = build().test_client()
+    response = client.post("/orders", json={"items": [{"name": "a", "price": 1, "extra": 1}]})
+    assert response.status_code == 422
+    assert [(e["location"], e["code"]) for e in response.json()["errors"]] == [
+        (["body", "items", 0, "extra"], "unknown_field")
+    ]

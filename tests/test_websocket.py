@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flasgo import Flasgo, WebSocket
+from flasgo.testing import WebSocketDenied
 
 
 def build() -> Flasgo:
@@ -69,12 +70,18 @@ def test_invalid_json_closes_1007_and_oversized_1009() -> None:
 
 def test_not_accepted_unknown_path_and_crash() -> None:
     with build().test_client() as client:
-        with pytest.raises(Exception) as refused, client.websocket_connect("/refuse"):
+        with pytest.raises(WebSocketDenied) as refused, client.websocket_connect("/refuse"):
             pass
-        assert getattr(refused.value, "status_code", None) == 403
-        with pytest.raises(Exception) as missing, client.websocket_connect("/nowhere"):
+        assert (refused.value.status_code, refused.value.body) == (
+            403,
+            b"WebSocket was not accepted",
+        )
+        with pytest.raises(WebSocketDenied) as missing, client.websocket_connect("/nowhere"):
             pass
-        assert getattr(missing.value, "status_code", None) == 404
+        assert (missing.value.status_code, missing.value.body) == (
+            404,
+            b"No WebSocket route matches this path.",
+        )
         with client.websocket_connect("/crash") as ws, pytest.raises(Exception) as crashed:
             ws.receive_text()
         assert getattr(crashed.value, "code", None) == 1011
@@ -147,10 +154,9 @@ def test_json_iteration_and_handshake_cookies() -> None:
 
 def test_denial_response_and_handler_misuse() -> None:
     with build_more().test_client() as client:
-        with pytest.raises(Exception) as denied, client.websocket_connect("/deny"):
+        with pytest.raises(WebSocketDenied) as denied, client.websocket_connect("/deny"):
             pass
-        assert getattr(denied.value, "status_code", None) == 401
-        assert b"log in first" in getattr(denied.value, "body", b"")
+        assert (denied.value.status_code, denied.value.body) == (401, b"log in first")
         with pytest.raises(Exception) as failed, client.websocket_connect("/bad-subprotocol"):
             pass
         assert getattr(failed.value, "status_code", None) == 500

@@ -27,15 +27,24 @@ SHUTDOWN_SECONDS = 15.0
 INHERITED = ("FLASGO_", "WEB_CONCURRENCY", "PORT")
 
 SLOW_APP = """
-import time
+import threading
 from flasgo import Flasgo
 
 app = Flasgo()
+# Opens only when five handlers are inside at once; the bound keeps a broken build from hanging.
+together = threading.Barrier(5, timeout=5)
+
+@app.get("/ping")
+def ping():
+    return {"ok": True}
 
 @app.get("/slow")
 def slow():
-    time.sleep(0.2)
-    return {"slept": True}
+    try:
+        together.wait()
+    except threading.BrokenBarrierError:
+        return {"together": False}
+    return {"together": True, "thread": threading.get_ident()}
 """
 
 SCRIPT_APP = """
@@ -152,15 +161,15 @@ def test_sync_handlers_run_in_threads_concurrently(tmp_path: Path) -> None:
     args = ["-m", "flasgo", "run", str(tmp_path / "slow_app.py"), "--port", str(port)]
 
     with running(args, port, tmp_path / "server.log"):
-        assert fetch(port, "GET", "/slow")[0] == 200  # warm up: first request compiles the app
+        assert fetch(port, "GET", "/ping")[0] == 200  # warm up: first request compiles the app
         with ThreadPoolExecutor(5) as pool:
-            started = time.perf_counter()
-            statuses = list(pool.map(lambda _: fetch(port, "GET", "/slow")[0], range(5)))
-            elapsed = time.perf_counter() - started
+            replies = list(pool.map(lambda _: fetch(port, "GET", "/slow"), range(5)))
 
-    assert statuses == [200] * 5
-    # Five 0.2 s sleeps take 1 s one after another; in threads they overlap.
-    assert elapsed < 0.8
+    assert [status for status, _, _ in replies] == [200] * 5
+    answers = [json.loads(body) for _, _, body in replies]
+    # The barrier opened: all five sync handlers were running at once, each in its own thread.
+    assert [answer["together"] for answer in answers] == [True] * 5
+    assert len({answer["thread"] for answer in answers}) == 5
 
 
 def test_app_run_in_a_script(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -28,6 +28,9 @@ from flasgo import (
     session,
 )
 
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory
+
 UNAUTHORIZED = "Authentication required. Provide valid credentials and retry."
 FORBIDDEN = "Forbidden. The authenticated user does not have permission to access this route."
 SERVER_ERROR = "Internal Server Error. Check the application logs for the original failure."
@@ -45,10 +48,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def bearer_app(**settings: Any) -> Flasgo:
-    app = Flasgo(settings or None)
-    app.register_auth_backend("bearer", bearer_token_backend(validate))
-    return app
+@pytest.fixture(scope="session")
+def bearer_app(make_app: AppFactory) -> AppBuilder:
+    def build(**settings: Any) -> Flasgo:
+        app = make_app(**settings)
+        app.register_auth_backend("bearer", bearer_token_backend(validate))
+        return app
+
+    return build
 
 
 def security_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -62,7 +69,7 @@ def security_events(caplog: pytest.LogCaptureFixture) -> list[str]:
 # -- outcomes --------------------------------------------------------------------------------
 
 
-def test_readme_seed_example_401_403_200() -> None:
+def test_readme_seed_example_401_403_200(bearer_app: AppBuilder) -> None:
     app = bearer_app()
 
     @app.get("/admin")
@@ -90,7 +97,7 @@ def test_readme_seed_example_401_403_200() -> None:
 
 
 @pytest.mark.parametrize("order", ["route-outside", "route-inside"])
-def test_decorator_order_does_not_matter(order: str) -> None:
+def test_decorator_order_does_not_matter(bearer_app: AppBuilder, order: str) -> None:
     app = bearer_app()
 
     def handler() -> str:
@@ -106,7 +113,9 @@ def test_decorator_order_does_not_matter(order: str) -> None:
     assert client.get("/x", headers=bearer("bob-token")).text == "secret"
 
 
-def test_no_permissions_means_is_authenticated_and_head_is_protected() -> None:
+def test_no_permissions_means_is_authenticated_and_head_is_protected(
+    bearer_app: AppBuilder,
+) -> None:
     app = bearer_app()
 
     @app.authorize(backend="bearer")
@@ -189,7 +198,9 @@ def test_an_unknown_backend_fails_at_startup() -> None:
         app.test_client().get("/x")
 
 
-def test_refusals_are_security_events(caplog: pytest.LogCaptureFixture) -> None:
+def test_refusals_are_security_events(
+    bearer_app: AppBuilder, caplog: pytest.LogCaptureFixture
+) -> None:
     app = bearer_app()
     app.get("/x")(app.authorize(HasScope("admin"), backend="bearer")(lambda: "x"))
     client = app.test_client()
@@ -203,7 +214,7 @@ def test_refusals_are_security_events(caplog: pytest.LogCaptureFixture) -> None:
     assert "status=403" in lines[1]
 
 
-def test_auth_refusals_count_towards_the_security_failure_throttle() -> None:
+def test_auth_refusals_count_towards_the_security_failure_throttle(bearer_app: AppBuilder) -> None:
     app = bearer_app(SECURITY_FAILURE_RATE_LIMIT=2)
     app.get("/x")(app.authorize(HasScope("admin"), backend="bearer")(lambda: "x"))
     client = app.test_client()
@@ -217,7 +228,7 @@ def test_auth_refusals_count_towards_the_security_failure_throttle() -> None:
     assert client.get("/x", headers=bearer("alice-token")).status_code == 429
 
 
-def test_error_handlers_and_after_hooks_see_auth_refusals() -> None:
+def test_error_handlers_and_after_hooks_see_auth_refusals(bearer_app: AppBuilder) -> None:
     app = bearer_app()
     app.get("/x")(app.authorize(backend="bearer")(lambda: "x"))
 
@@ -235,7 +246,7 @@ def test_error_handlers_and_after_hooks_see_auth_refusals() -> None:
     assert response.headers["x-after"] == "yes"
 
 
-def test_auth_runs_before_the_before_request_hooks() -> None:
+def test_auth_runs_before_the_before_request_hooks(bearer_app: AppBuilder) -> None:
     app = bearer_app()
     seen: list[Any] = []
 
@@ -307,7 +318,7 @@ def test_async_backends_and_permissions_are_awaited_on_the_loop() -> None:
     assert not any(name.startswith("flasgo-sync") for name in threads)
 
 
-def test_permissions_fail_closed(caplog: pytest.LogCaptureFixture) -> None:
+def test_permissions_fail_closed(bearer_app: AppBuilder, caplog: pytest.LogCaptureFixture) -> None:
     app = bearer_app()
 
     def explodes(request: Request, user: User) -> bool:
@@ -328,7 +339,7 @@ def test_permissions_fail_closed(caplog: pytest.LogCaptureFixture) -> None:
     assert security_events(caplog).count("permission-check-error") == 3
 
 
-def test_allow_any_resolves_the_user_but_never_refuses() -> None:
+def test_allow_any_resolves_the_user_but_never_refuses(bearer_app: AppBuilder) -> None:
     app = bearer_app()
 
     @app.get("/hello")
@@ -341,7 +352,7 @@ def test_allow_any_resolves_the_user_but_never_refuses() -> None:
     assert client.get("/hello", headers=bearer("alice-token")).text == "hello alice"
 
 
-def test_authorize_twice_adds_up_and_backends_must_agree() -> None:
+def test_authorize_twice_adds_up_and_backends_must_agree(bearer_app: AppBuilder) -> None:
     app = bearer_app()
 
     @app.get("/x")
@@ -361,7 +372,9 @@ def test_authorize_twice_adds_up_and_backends_must_agree() -> None:
 # -- blueprints --------------------------------------------------------------------------------
 
 
-def test_blueprint_permissions_apply_to_every_route_and_cannot_be_dropped() -> None:
+def test_blueprint_permissions_apply_to_every_route_and_cannot_be_dropped(
+    bearer_app: AppBuilder,
+) -> None:
     app = bearer_app()
     admin = Blueprint("admin", url_prefix="/admin", permissions=[HasScope("admin")])
     inner = Blueprint("inner", url_prefix="/inner")
@@ -391,7 +404,7 @@ def test_blueprint_permissions_apply_to_every_route_and_cannot_be_dropped() -> N
     assert client.get("/admin/inner/deep").status_code == 401
 
 
-def test_blueprint_auth_backend_alone_means_authenticated() -> None:
+def test_blueprint_auth_backend_alone_means_authenticated(bearer_app: AppBuilder) -> None:
     app = bearer_app()
     api = Blueprint("api", url_prefix="/api", auth_backend="bearer")
     api.get("/me", name="me")(lambda: current_user.id)
@@ -705,7 +718,9 @@ def test_valid_openapi_schemes_are_accepted() -> None:
     assert len(app.openapi()["components"]["securitySchemes"]) == 4
 
 
-def test_docs_auth_backend_protects_the_spec_and_pages(caplog: pytest.LogCaptureFixture) -> None:
+def test_docs_auth_backend_protects_the_spec_and_pages(
+    bearer_app: AppBuilder, caplog: pytest.LogCaptureFixture
+) -> None:
     app = bearer_app(ENABLE_DOCS=True, DOCS_AUTH_BACKEND="bearer")
     app.get("/x")(lambda: "x")
     client = app.test_client()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,9 @@ from flasgo import Flasgo
 from flasgo.security.hosts import HostValidator, split_host
 from tests.asgi import call, http_scope
 from tests.linear import linear_ratio
+
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory
 
 
 @pytest.mark.parametrize(
@@ -87,17 +91,23 @@ def test_host_parsing_is_linear() -> None:
     assert linear_ratio(run(small), run(large)) <= 2.5  # type: ignore[arg-type]
 
 
-def app_with(**settings: object) -> Flasgo:
-    app = Flasgo(settings=settings or None)
+@pytest.fixture(scope="session")
+def app_with(make_app: AppFactory) -> AppBuilder:
+    def build(**settings: Any) -> Flasgo:
+        app = make_app(**settings)
 
-    @app.get("/")
-    def index() -> str:
-        return "ok"
+        @app.get("/")
+        def index() -> str:
+            return "ok"
 
-    return app
+        return app
+
+    return build
 
 
-def test_default_allowlist_is_local_hosts_only(caplog: pytest.LogCaptureFixture) -> None:
+def test_default_allowlist_is_local_hosts_only(
+    app_with: AppBuilder, caplog: pytest.LogCaptureFixture
+) -> None:
     app = app_with()
     assert call(app, http_scope("/")).status == 200  # host: localhost
     for host in (b"127.0.0.1:8000", b"[::1]:8000"):
@@ -124,13 +134,15 @@ def test_default_allowlist_is_local_hosts_only(caplog: pytest.LogCaptureFixture)
         [(b"host", b"localhost\r\nx: y")],
     ],
 )
-def test_missing_duplicate_or_malformed_host_is_400(headers: list[tuple[bytes, bytes]]) -> None:
+def test_missing_duplicate_or_malformed_host_is_400(
+    app_with: AppBuilder, headers: list[tuple[bytes, bytes]]
+) -> None:
     scope = http_scope("/")
     scope["headers"] = headers
     assert call(app_with(), scope).status == 400
 
 
-def test_host_check_can_be_disabled_and_configured() -> None:
+def test_host_check_can_be_disabled_and_configured(app_with: AppBuilder) -> None:
     scope = http_scope("/")
     scope["headers"] = [(b"host", b"anything.example")]
     assert call(app_with(ENFORCE_ALLOWED_HOSTS=False), scope).status == 200

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt as pyjwt
 import pytest
@@ -23,29 +23,36 @@ from flasgo import (
     jwt_backend,
 )
 
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory
+
 SECRET = "k" * 32
 ISSUER = "https://issuer.example"
 AUDIENCE = "flasgo-tests"
 UNAUTHORIZED = "Authentication required. Provide valid credentials and retry."
 
 
-def jwt_app(**options: Any) -> Flasgo:
-    app = Flasgo()
-    app.register_auth_backend(
-        "jwt", jwt_backend(SECRET, issuer=ISSUER, audience=AUDIENCE, **options)
-    )
+@pytest.fixture(scope="session")
+def jwt_app(make_app: AppFactory) -> AppBuilder:
+    def build(**options: Any) -> Flasgo:
+        app = make_app()
+        app.register_auth_backend(
+            "jwt", jwt_backend(SECRET, issuer=ISSUER, audience=AUDIENCE, **options)
+        )
 
-    @app.get("/me")
-    @app.authorize(backend="jwt")
-    async def me(user: User) -> dict[str, Any]:
-        return {"id": user.id, "scopes": sorted(user.scopes), "same": current_user == user}
+        @app.get("/me")
+        @app.authorize(backend="jwt")
+        async def me(user: User) -> dict[str, Any]:
+            return {"id": user.id, "scopes": sorted(user.scopes), "same": current_user == user}
 
-    @app.get("/admin")
-    @app.authorize(HasScope("admin"), backend="jwt")
-    def admin() -> str:
-        return "admin"
+        @app.get("/admin")
+        @app.authorize(HasScope("admin"), backend="jwt")
+        def admin() -> str:
+            return "admin"
 
-    return app
+        return app
+
+    return build
 
 
 def get(app: Flasgo, token: str, path: str = "/me") -> Any:
@@ -68,7 +75,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in base.items() if value is not None}
 
 
-def test_a_valid_token_is_the_user() -> None:
+def test_a_valid_token_is_the_user(jwt_app: AppBuilder) -> None:
     app = jwt_app()
     response = get(app, token(scopes=["read", "admin"], additional_claims={"name": "Alice"}))
 
@@ -88,14 +95,14 @@ def test_claims_and_scopes_in_the_issued_token() -> None:
     assert pyjwt.get_unverified_header(issued)["alg"] == "HS256"
 
 
-def test_a_custom_scope_claim() -> None:
+def test_a_custom_scope_claim(jwt_app: AppBuilder) -> None:
     app = jwt_app(scope_claim="scp")
     issued = token(scopes=["admin"], scope_claim="scp")
     assert get(app, issued, "/admin").status_code == 200
     assert get(app, token(scopes=["admin"]), "/admin").status_code == 403
 
 
-def test_no_token_is_a_401_with_a_bearer_challenge() -> None:
+def test_no_token_is_a_401_with_a_bearer_challenge(jwt_app: AppBuilder) -> None:
     response = jwt_app().test_client().get("/me")
 
     assert response.status_code == 401
@@ -119,19 +126,19 @@ def test_no_token_is_a_401_with_a_bearer_challenge() -> None:
         pytest.param(claims(scope=["admin"]), id="scope-not-a-string"),
     ],
 )
-def test_invalid_claims_are_401(bad: dict[str, Any]) -> None:
+def test_invalid_claims_are_401(jwt_app: AppBuilder, bad: dict[str, Any]) -> None:
     response = get(jwt_app(), raw_token(bad))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-def test_leeway_accepts_a_just_expired_token() -> None:
+def test_leeway_accepts_a_just_expired_token(jwt_app: AppBuilder) -> None:
     just_expired = raw_token(claims(exp=int(time.time()) - 5))
     assert get(jwt_app(), just_expired).status_code == 401
     assert get(jwt_app(leeway=30), just_expired).status_code == 200
 
 
-def test_a_wrong_secret_and_a_tampered_payload_are_401() -> None:
+def test_a_wrong_secret_and_a_tampered_payload_are_401(jwt_app: AppBuilder) -> None:
     assert get(jwt_app(), raw_token(claims(), key="x" * 32)).status_code == 401
 
     header, payload, signature = token().split(".")
@@ -156,13 +163,13 @@ def _hs512(body: dict[str, Any], key: str) -> str:
     return f"{unsigned}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
-def test_alg_none_is_refused() -> None:
+def test_alg_none_is_refused(jwt_app: AppBuilder) -> None:
     for alg in ("none", "None", "NONE"):
         unsigned = _unsigned({"alg": alg, "typ": "JWT"}, claims())
         assert get(jwt_app(), unsigned).status_code == 401
 
 
-def test_other_algorithms_than_the_configured_ones_are_refused() -> None:
+def test_other_algorithms_than_the_configured_ones_are_refused(jwt_app: AppBuilder) -> None:
     # Algorithm confusion: a valid signature under an algorithm the backend did not choose.
     assert get(jwt_app(), _hs512(claims(), SECRET)).status_code == 401
     strong = Flasgo()

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flasgo import Flasgo, HTMLResponse, request
 from tests.asgi import call, http_scope
 
-
-def build(**settings: object) -> Flasgo:
-    app = Flasgo(settings=settings or None)
-
-    @app.get("/")
-    def index() -> str:
-        return "ok"
-
-    @app.get("/id")
-    def with_id() -> str:
-        return request.request_id
-
-    return app
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory
 
 
-def test_too_many_headers_is_431_at_the_boundary() -> None:
+@pytest.fixture(scope="session")
+def build(make_app: AppFactory) -> AppBuilder:
+    def build(**settings: Any) -> Flasgo:
+        app = make_app(**settings)
+
+        @app.get("/")
+        def index() -> str:
+            return "ok"
+
+        @app.get("/id")
+        def with_id() -> str:
+            return request.request_id
+
+        return app
+
+    return build
+
+
+def test_too_many_headers_is_431_at_the_boundary(build: AppBuilder) -> None:
     app = build(MAX_REQUEST_HEADERS=10)
     scope = http_scope("/", headers=[(b"x-h", b"v")] * 9)  # 9 + host = 10
     assert call(app, scope).status == 200
@@ -34,7 +42,7 @@ def test_too_many_headers_is_431_at_the_boundary() -> None:
     assert result.header("connection") == "close"
 
 
-def test_head_bytes_limit_is_431_at_the_boundary() -> None:
+def test_head_bytes_limit_is_431_at_the_boundary(build: AppBuilder) -> None:
     app = build(MAX_REQUEST_HEAD_BYTES=200)
     # host: localhost = 4 + 9 + 4 = 17 bytes; one more header fills the rest
     ok = http_scope("/", headers=[(b"x-big", b"v" * (200 - 17 - 5 - 4))])
@@ -43,13 +51,13 @@ def test_head_bytes_limit_is_431_at_the_boundary() -> None:
     assert call(app, over).status == 431
 
 
-def test_url_length_limit_is_414_at_the_boundary() -> None:
+def test_url_length_limit_is_414_at_the_boundary(build: AppBuilder) -> None:
     app = build(MAX_URL_LENGTH=100)
     assert call(app, http_scope("/", query_string=b"q=" + b"x" * 97)).status == 200
     assert call(app, http_scope("/", query_string=b"q=" + b"x" * 98)).status == 414
 
 
-def test_hsts_only_on_https_and_preload_is_opt_in() -> None:
+def test_hsts_only_on_https_and_preload_is_opt_in(build: AppBuilder) -> None:
     app = build()
     plain = call(app, http_scope("/"))
     assert plain.header("strict-transport-security") is None
@@ -73,7 +81,7 @@ _LEGACY = ("x-xss-protection", "pragma", "expires")
 _PAGE_ONLY = ("permissions-policy", "cross-origin-opener-policy")
 
 
-def test_every_response_carries_the_lean_default_block() -> None:
+def test_every_response_carries_the_lean_default_block(build: AppBuilder) -> None:
     result = call(build(), http_scope("/"))
     for name, value in _EVERYWHERE.items():
         assert result.header(name) == value
@@ -83,7 +91,7 @@ def test_every_response_carries_the_lean_default_block() -> None:
 
 
 @pytest.mark.parametrize("path", ["/page", "/error-page"])
-def test_html_pages_also_carry_the_page_headers(path: str) -> None:
+def test_html_pages_also_carry_the_page_headers(build: AppBuilder, path: str) -> None:
     app = build()
 
     @app.get("/page")
@@ -105,7 +113,7 @@ def test_html_pages_also_carry_the_page_headers(path: str) -> None:
     assert [name for name, _ in result.headers].count("content-security-policy") == 1
 
 
-def test_page_headers_are_configurable_and_a_handler_value_wins() -> None:
+def test_page_headers_are_configurable_and_a_handler_value_wins(build: AppBuilder) -> None:
     app = build(PAGE_SECURITY_HEADERS={"content-security-policy": "default-src 'self' cdn.test"})
 
     @app.get("/page")
@@ -122,7 +130,7 @@ def test_page_headers_are_configurable_and_a_handler_value_wins() -> None:
     assert call(app, http_scope("/own")).header("x-frame-options") == "SAMEORIGIN"
 
 
-def test_request_ids_are_sent_when_used_and_on_errors() -> None:
+def test_request_ids_are_sent_when_used_and_on_errors(build: AppBuilder) -> None:
     app = build()
     ok = call(app, http_scope("/"))
     assert ok.header("x-request-id") is None  # PERF: not generated when nobody asked
@@ -133,7 +141,7 @@ def test_request_ids_are_sent_when_used_and_on_errors() -> None:
     assert missing.header("x-request-id") != used.header("x-request-id")
 
 
-def test_incoming_request_ids_are_trusted_only_when_configured() -> None:
+def test_incoming_request_ids_are_trusted_only_when_configured(build: AppBuilder) -> None:
     scope = http_scope("/id", headers=[(b"x-request-id", b"abc-123")])
     assert call(build(), scope).body != b"abc-123"
     trusting = build(TRUST_INCOMING_REQUEST_ID=True)
@@ -143,6 +151,7 @@ def test_incoming_request_ids_are_trusted_only_when_configured() -> None:
 
 
 def test_security_events_are_sanitised_and_can_be_disabled(
+    build: AppBuilder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     scope = http_scope("/x\r\nforged=1")

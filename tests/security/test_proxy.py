@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -10,15 +10,22 @@ from flasgo import Flasgo, request
 from flasgo.security.proxy import ProxyResolver
 from tests.asgi import call, http_scope
 
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory
 
-def build(**settings: Any) -> Flasgo:
-    app = Flasgo(settings=settings or None)
 
-    @app.get("/")
-    def index() -> dict[str, Any]:
-        return {"client": request.remote_addr, "scheme": request.scheme, "host": request.host}
+@pytest.fixture(scope="session")
+def build(make_app: AppFactory) -> AppBuilder:
+    def build(**settings: Any) -> Flasgo:
+        app = make_app(**settings)
 
-    return app
+        @app.get("/")
+        def index() -> dict[str, Any]:
+            return {"client": request.remote_addr, "scheme": request.scheme, "host": request.host}
+
+        return app
+
+    return build
 
 
 def scope_from(peer: str, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
@@ -27,7 +34,7 @@ def scope_from(peer: str, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
     return scope
 
 
-def test_forwarding_headers_are_ignored_by_default() -> None:
+def test_forwarding_headers_are_ignored_by_default(build: AppBuilder) -> None:
     scope = scope_from(
         "10.0.0.1", (b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-proto", b"https")
     )
@@ -36,7 +43,7 @@ def test_forwarding_headers_are_ignored_by_default() -> None:
     assert b'"scheme":"http"' in body
 
 
-def test_x_forwarded_from_a_trusted_proxy() -> None:
+def test_x_forwarded_from_a_trusted_proxy(build: AppBuilder) -> None:
     app = build(TRUSTED_PROXIES={"10.0.0.0/8"}, ALLOWED_HOSTS={"api.example.com"})
     scope = scope_from(
         "10.0.0.1",
@@ -53,7 +60,7 @@ def test_x_forwarded_from_a_trusted_proxy() -> None:
     assert result.header("strict-transport-security") is not None
 
 
-def test_untrusted_peer_cannot_spoof() -> None:
+def test_untrusted_peer_cannot_spoof(build: AppBuilder) -> None:
     app = build(TRUSTED_PROXIES={"10.0.0.0/8"})
     scope = scope_from(
         "192.0.2.9", (b"x-forwarded-for", b"1.1.1.1"), (b"x-forwarded-host", b"evil")
@@ -63,7 +70,7 @@ def test_untrusted_peer_cannot_spoof() -> None:
     assert b'"client":"192.0.2.9"' in result.body
 
 
-def test_forwarded_header_rfc7239() -> None:
+def test_forwarded_header_rfc7239(build: AppBuilder) -> None:
     app = build(TRUSTED_PROXIES={"127.0.0.1"})
     scope = scope_from(
         "127.0.0.1",
@@ -73,7 +80,7 @@ def test_forwarded_header_rfc7239() -> None:
     assert b'"client":"2001:db8::1"' in body
 
 
-def test_forwarded_host_still_goes_through_the_allowlist() -> None:
+def test_forwarded_host_still_goes_through_the_allowlist(build: AppBuilder) -> None:
     app = build(TRUSTED_PROXIES={"10.0.0.0/8"})
     scope = scope_from(
         "10.0.0.1", (b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-host", b"evil.example")

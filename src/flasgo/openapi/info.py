@@ -77,9 +77,9 @@ def _user_packages(app: Flasgo) -> list[str]:
     if app.name and app.name != _DEFAULT_APP_NAME:
         names.append(app.name)
     counts = Counter(
-        str(getattr(endpoint.record.func, "__module__", None) or "")
+        str(getattr(endpoint.func, "__module__", None) or "")
         for endpoint in app.iter_endpoints()
-        if not endpoint.record.websocket and endpoint.record.options.get("include_in_schema", True)
+        if not endpoint.websocket and endpoint.options.get("include_in_schema", True)
     )
     # NOTE: Counter.most_common keeps first-registration order among equal counts.
     names.extend(module for module, _ in counts.most_common())
