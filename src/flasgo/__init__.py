@@ -5,10 +5,10 @@ The public API is re-exported here; everything else is internal.
 
 from typing import TYPE_CHECKING
 
-from flasgo.app import Flasgo, RouteInfo
+from flasgo.app import Flasgo, RouteInfo, current_app
 from flasgo.background import BackgroundTasks
 from flasgo.blueprints import Blueprint
-from flasgo.context import current_app, current_user, g, request, session
+from flasgo.context import current_user, g, request, session
 from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import (
     BadRequest,

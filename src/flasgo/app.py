@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
-from flasgo.context import find_request
+from flasgo.context import LocalProxy, find_app, find_request
 from flasgo.deadlines import ReadDeadlines
 from flasgo.dependencies import override
 from flasgo.endpoint import Endpoint
@@ -29,7 +29,7 @@ from flasgo.request import Request
 from flasgo.request_id import RequestIds
 from flasgo.routing import Converter, Router, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold
-from flasgo.security.auth import AuthRegistry
+from flasgo.security.auth import AuthRegistry, load_user
 from flasgo.security.checks import check_startup
 from flasgo.security.csrf import CSRFProtection
 from flasgo.security.outbound import Outbound
@@ -45,8 +45,9 @@ if TYPE_CHECKING:
     from flasgo.security.outbound import SafeHTTPClient
     from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
     from flasgo.testing import TestClient
+    from flasgo.user import User
 
-__all__ = ["Flasgo", "RouteInfo"]
+__all__ = ["Flasgo", "RouteInfo", "current_app"]
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -185,14 +186,21 @@ class Flasgo(Scaffold):
         """
         self._check_setup()
         first = len(self._endpoints)
-        blueprint.register(
-            self,
+        for mounted in blueprint.mount(
             url_prefix=url_prefix,
             name=name,
             parent_prefix="",
             parent_name="",
             parent_scopes=(self,),
-        )
+        ):
+            self._claim_blueprint_name(mounted.name)
+            for record in mounted.records:
+                self._register(
+                    record,
+                    prefix=mounted.prefix,
+                    name_prefix=f"{mounted.name}.",
+                    scopes=mounted.scopes,
+                )
         if csrf_exempt:
             self._endpoints[first:] = [
                 replace(endpoint, csrf_exempt=True) for endpoint in self._endpoints[first:]
@@ -542,6 +550,14 @@ class Flasgo(Scaffold):
         else:
             raise RuntimeError(f"Flasgo does not handle ASGI scope type {kind!r}.")
 
+    def has_session_cookie(self, request: Request) -> bool:
+        """Whether `request` carries a session cookie (cheap; loads nothing)."""
+        return self.sessions.has_cookie(request)
+
+    def load_user(self, request: Request) -> User:
+        """`request`'s user on a route without ``@authorize`` (see `Request.user`)."""
+        return load_user(request, self.auth.user_loader)
+
     def open_session(self, request: Request) -> Session:
         """Load `request`'s session now (called by `Request.session` on first use).
 
@@ -587,3 +603,14 @@ def _join_rule(prefix: str, rule: str) -> str:
 
 def _has_name(router: Router[Endpoint], name: str) -> bool:
     return any(name in entry.names.values() for entry in router)
+
+
+def _current_app() -> Flasgo:
+    app = find_app()
+    if not isinstance(app, Flasgo):  # pragma: no cover - only Flasgo apps set the context
+        raise LookupError("flasgo.app")
+    return app
+
+
+current_app = cast("Flasgo", LocalProxy(_current_app, "current_app"))
+"""The app handling the current request (also during lifespan and WebSocket handlers)."""

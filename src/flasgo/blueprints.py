@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flasgo.exceptions import ConfigurationError
@@ -11,10 +12,9 @@ from flasgo.ratelimit import RateLimitRule
 from flasgo.scaffold import RouteRecord, Scaffold
 
 if TYPE_CHECKING:
-    from flasgo.app import Flasgo
     from flasgo.security.auth import PermissionLike
 
-__all__ = ["Blueprint"]
+__all__ = ["Blueprint", "Mounted"]
 
 
 class Blueprint(Scaffold):
@@ -88,29 +88,28 @@ class Blueprint(Scaffold):
         self._check_setup()
         self.children.append((blueprint, url_prefix, name))
 
-    def register(
+    def mount(
         self,
-        app: Flasgo,
         *,
         url_prefix: str | None,
         name: str | None,
         parent_prefix: str,
         parent_name: str,
         parent_scopes: tuple[Scaffold, ...],
-    ) -> None:
-        """Add this blueprint's routes (and its children's) to `app`; called by the app."""
-        own_name = name or self.name
-        dotted = f"{parent_name}{own_name}"
-        app._claim_blueprint_name(dotted)
+    ) -> Iterator[Mounted]:
+        """Where this blueprint and its children go on an app, outermost first.
+
+        The app registers each `Mounted` group's records (`Flasgo.register_blueprint`);
+        the blueprint is closed to new routes once they are all taken.
+        """
+        dotted = f"{parent_name}{name or self.name}"
         prefix = parent_prefix.rstrip("/") + (
             url_prefix if url_prefix is not None else self.url_prefix
         )
         scopes = (*parent_scopes, self)
-        for record in self.records:
-            app._register(record, prefix=prefix, name_prefix=f"{dotted}.", scopes=scopes)
+        yield Mounted(dotted, prefix, scopes, tuple(self.records))
         for child, child_prefix, child_name in self.children:
-            child.register(
-                app,
+            yield from child.mount(
                 url_prefix=child_prefix,
                 name=child_name,
                 parent_prefix=prefix,
@@ -118,3 +117,13 @@ class Blueprint(Scaffold):
                 parent_scopes=scopes,
             )
         self._registered = True
+
+
+@dataclass(frozen=True, slots=True)
+class Mounted:
+    """One blueprint's place on an app: its dotted name, rule prefix, scopes and routes."""
+
+    name: str
+    prefix: str
+    scopes: tuple[Scaffold, ...]
+    records: tuple[RouteRecord, ...]

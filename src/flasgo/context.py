@@ -17,18 +17,20 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
+from flasgo.state import AppGlobals
+
 if TYPE_CHECKING:
-    from flasgo.app import Flasgo
-    from flasgo.request import Request
-    from flasgo.security.auth import User
-    from flasgo.sessions import Session
+    from flasgo.request import Request, RequestApp
+    from flasgo.sessiondata import Session
+    from flasgo.user import User
 
 __all__ = [
     "AppGlobals",
+    "LocalProxy",
     "RequestBinding",
-    "current_app",
     "current_request",
     "current_user",
+    "find_app",
     "find_request",
     "g",
     "request",
@@ -36,7 +38,7 @@ __all__ = [
     "session",
 ]
 
-app_var: ContextVar[Flasgo] = ContextVar("flasgo.app")
+app_var: ContextVar[RequestApp] = ContextVar("flasgo.app")
 
 
 class RequestBinding:
@@ -73,39 +75,7 @@ def find_request() -> Request | None:
     return None if binding is None else binding.request
 
 
-class AppGlobals:
-    """A plain namespace for per-request data (Flask's ``g``)."""
-
-    def __getattr__(self, name: str) -> Any:
-        # NOTE: only called for missing attributes; typed Any so `g.user` type-checks.
-        raise AttributeError(f"g has no attribute {name!r}; set it first (g.{name} = ...)")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self.__dict__[name] = value
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """Return attribute `name`, or `default` when it is not set."""
-        return self.__dict__.get(name, default)
-
-    def pop(self, name: str, default: Any = None) -> Any:
-        """Remove attribute `name` and return it, or `default`."""
-        return self.__dict__.pop(name, default)
-
-    def setdefault(self, name: str, default: Any = None) -> Any:
-        """Return attribute `name`, setting it to `default` first when missing."""
-        return self.__dict__.setdefault(name, default)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.__dict__
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.__dict__)
-
-    def __repr__(self) -> str:
-        return f"<flasgo.g {self.__dict__!r}>"
-
-
-class _Proxy:
+class LocalProxy:
     """Forward attribute and item access to the object `resolve()` returns right now."""
 
     __slots__ = ("_name", "_resolve")
@@ -173,7 +143,12 @@ class _Proxy:
         return self._get()
 
 
-def _current_app() -> Flasgo:
+def find_app() -> RequestApp:
+    """The app serving the current request (or lifespan, or WebSocket).
+
+    Raises:
+        LookupError: No app is active in this context.
+    """
     req = find_request()
     if req is not None:
         return req.app
@@ -192,9 +167,8 @@ def _current_user() -> User:
     return current_request().user
 
 
-request = cast("Request", _Proxy(current_request, "request"))
-session = cast("Session", _Proxy(_session, "session"))
+request = cast("Request", LocalProxy(current_request, "request"))
+session = cast("Session", LocalProxy(_session, "session"))
 # NOTE: lazy: a route without @authorize reads the session only when this is used.
-current_user = cast("User", _Proxy(_current_user, "current_user"))
-g = cast(AppGlobals, _Proxy(_g, "g"))
-current_app = cast("Flasgo", _Proxy(_current_app, "current_app"))
+current_user = cast("User", LocalProxy(_current_user, "current_user"))
+g = cast(AppGlobals, LocalProxy(_g, "g"))

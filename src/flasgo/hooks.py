@@ -8,13 +8,13 @@ thread pool. Adapting happens once, when the pipeline is compiled.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from flasgo.concurrency import ThreadPool, is_async_callable
-from flasgo.scaffold import hook_arity
 
-__all__ = ["Hook", "after_hook", "before_hook", "teardown_hook"]
+__all__ = ["Hook", "after_hook", "before_hook", "hook_arity", "teardown_hook"]
 
 Hook = Callable[..., Awaitable[Any]]
 
@@ -59,3 +59,14 @@ def _adapt(
         hook = call_sync
     hook.__qualname__ = getattr(func, "__qualname__", repr(func))
     return hook
+
+
+def hook_arity(func: Callable[..., Any]) -> int:
+    """How many positional arguments without defaults a hook takes (Flask's and upstream's
+    spellings differ in whether the request is passed)."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty)

@@ -7,15 +7,27 @@ import inspect
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flasgo.concurrency import is_async_callable
 from flasgo.context import app_var
+from flasgo.request import RequestApp
 
-if TYPE_CHECKING:
-    from flasgo.app import Flasgo
+__all__ = ["Lifespan", "LifespanApp"]
 
-__all__ = ["Lifespan"]
+
+class LifespanApp(RequestApp, Protocol):
+    """What the lifespan needs from the app: compiling it, and what to close at shutdown."""
+
+    @property
+    def sessions(self) -> object:
+        """The session backend (a server-side one's store is closed at shutdown)."""
+        ...
+
+    def freeze(self) -> object:
+        """Compile the app for serving (once)."""
+        ...
+
 
 log = logging.getLogger("flasgo.lifespan")
 
@@ -23,7 +35,7 @@ log = logging.getLogger("flasgo.lifespan")
 class Lifespan:
     """Runs an app's startup and shutdown work, in the ASGI lifespan scope or by hand."""
 
-    def __init__(self, app: Flasgo) -> None:
+    def __init__(self, app: LifespanApp) -> None:
         self.app = app
         self.startup: list[Callable[..., Any]] = []
         self.shutdown: list[Callable[..., Any]] = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
 
-from flasgo.context import AppGlobals
 from flasgo.cookies import parse_cookie_header
 from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
@@ -14,16 +14,46 @@ from flasgo.jsonenc import decode_json
 from flasgo.mediatypes import is_json_media_type, parse_options_header
 from flasgo.querystring import parse_query_string, parse_urlencoded_form
 from flasgo.request_id import is_valid_request_id
-from flasgo.state import RequestState
+from flasgo.state import AppGlobals, RequestState
 
 if TYPE_CHECKING:
-    from flasgo.app import Flasgo
+    from flasgo.concurrency import ThreadPool
+    from flasgo.deadlines import ReadDeadlines
+    from flasgo.request_id import RequestIds
     from flasgo.routing import RuleEntry
-    from flasgo.security.auth import User
-    from flasgo.sessions import Session
+    from flasgo.sessiondata import Session
+    from flasgo.settings import Settings
     from flasgo.uploads import UploadedFiles
+    from flasgo.user import User
 
-__all__ = ["ClientDisconnected", "Request"]
+__all__ = ["ClientDisconnected", "Request", "RequestApp"]
+
+
+class RequestApp(Protocol):
+    """What a request (and the features reading it) needs from the app serving it.
+
+    `flasgo.Flasgo` is one; the protocol keeps this layer free of the app's module.
+    """
+
+    settings: Settings
+    state: SimpleNamespace
+    thread_pool: ThreadPool
+    read_deadlines: ReadDeadlines
+    request_ids: RequestIds
+    dependency_overrides: dict[Any, Any]
+
+    def open_session(self, request: Request) -> Session:
+        """Load `request`'s session now (on first use of `Request.session`)."""
+        ...
+
+    def has_session_cookie(self, request: Request) -> bool:
+        """Whether `request` carries a session cookie (cheap; loads nothing)."""
+        ...
+
+    def load_user(self, request: Request) -> User:
+        """Find `request`'s user (on first use of `Request.user` off ``@authorize`` routes)."""
+        ...
+
 
 _EMPTY = MultiDict([])
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -67,7 +97,7 @@ class Request:
         self,
         scope: dict[str, Any],
         receive: Any,
-        app: Flasgo,
+        app: RequestApp,
         view_args: dict[str, Any] | None = None,
         endpoint: str | None = None,
         rule: RuleEntry[Any] | None = None,
@@ -248,9 +278,7 @@ class Request:
         state = self.state
         user: User | None = state.user
         if user is None:
-            from flasgo.security.auth import load_user
-
-            user = state.user = load_user(self)
+            user = state.user = self.app.load_user(self)
         return user
 
     @property
@@ -455,7 +483,9 @@ class Request:
             elif mime == "multipart/form-data":
                 from flasgo.uploads import parse_multipart
 
-                self._form, self._files = await parse_multipart(self, params)
+                self._form, self._files = await parse_multipart(
+                    self.stream(), params, self.app.settings, self.app.thread_pool
+                )
             else:
                 raise UnsupportedMediaType(
                     "Expected a form body: send application/x-www-form-urlencoded "

@@ -386,9 +386,9 @@ class StreamingResponse(Response):
         content = self.content
         if not isinstance(content, AsyncIterable):
             from flasgo.concurrency import iterate_in_threadpool
-            from flasgo.context import current_app
+            from flasgo.context import find_app
 
-            content = iterate_in_threadpool(current_app.thread_pool, content)
+            content = iterate_in_threadpool(find_app().thread_pool, content)
         async for chunk in content:
             data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
             if data:

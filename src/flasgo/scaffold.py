@@ -6,7 +6,6 @@ chains (see `flasgo.app`).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,15 +33,6 @@ class RouteRecord:
     name: str
     websocket: bool = False
     options: dict[str, Any] = field(default_factory=dict)
-
-
-def _positional_arity(func: Callable[..., Any]) -> int:
-    try:
-        parameters = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return 1
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(1 for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty)
 
 
 class Scaffold:
@@ -225,8 +215,3 @@ class Scaffold:
                 f"errorhandler() takes an exception class or a status code, not {key!r}."
             )
         self.error_handlers[key] = func
-
-
-def hook_arity(func: Callable[..., Any]) -> int:
-    """How many positional arguments a hook takes (for the Flask and upstream spellings)."""
-    return _positional_arity(func)

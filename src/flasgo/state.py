@@ -1,4 +1,4 @@
-"""`RequestState`: what the pipeline and its features know about one request beyond its bytes.
+"""`RequestState` and `AppGlobals` (``g``): what is known about one request beyond its bytes.
 
 One typed object per request, made on first use (a request that needs none of it pays
 nothing): the request id, the session, the user, the CSRF token made for the response, the
@@ -8,9 +8,10 @@ through `Request.state`; none of them reaches into another's private attributes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["RequestState"]
+__all__ = ["AppGlobals", "RequestState"]
 
 
 class RequestState:
@@ -36,3 +37,35 @@ class RequestState:
         self.csrf_token: str | None = None
         self.usage: Any = None
         self.started: float | None = None
+
+
+class AppGlobals:
+    """A plain namespace for per-request data (Flask's ``g``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: only called for missing attributes; typed Any so `g.user` type-checks.
+        raise AttributeError(f"g has no attribute {name!r}; set it first (g.{name} = ...)")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return attribute `name`, or `default` when it is not set."""
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, default: Any = None) -> Any:
+        """Remove attribute `name` and return it, or `default`."""
+        return self.__dict__.pop(name, default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        """Return attribute `name`, setting it to `default` first when missing."""
+        return self.__dict__.setdefault(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"<flasgo.g {self.__dict__!r}>"

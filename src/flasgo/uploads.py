@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -23,7 +23,7 @@ from flasgo.mediatypes import parse_options_header
 
 if TYPE_CHECKING:
     from flasgo.concurrency import ThreadPool
-    from flasgo.request import Request
+    from flasgo.settings import Settings
 
 __all__ = ["SPOOL_MAX_BYTES", "UploadedFile", "UploadedFiles", "display_filename"]
 
@@ -178,9 +178,8 @@ def _valid_boundary(boundary: str) -> bool:
 class _Reader:
     """The parser's callbacks: builds fields and files, enforcing the limits as bytes arrive."""
 
-    def __init__(self, request: Request) -> None:
-        settings = request.app.settings
-        self.pool = request.app.thread_pool
+    def __init__(self, settings: Settings, pool: ThreadPool) -> None:
+        self.pool = pool
         self.max_parts: int = settings.MAX_MULTIPART_PARTS
         self.max_fields: int = settings.MAX_FORM_FIELDS
         self.max_files: int = settings.MAX_FILE_UPLOADS
@@ -286,9 +285,15 @@ class _Reader:
 
 
 async def parse_multipart(
-    request: Request, params: Mapping[str, str]
+    body: AsyncIterator[bytes], params: Mapping[str, str], settings: Settings, pool: ThreadPool
 ) -> tuple[MultiDict, UploadedFiles]:
     """Read a multipart/form-data body into its text fields and its files.
+
+    Args:
+        body: The body's chunks as they arrive (limits on received bytes apply upstream).
+        params: The Content-Type parameters (the boundary).
+        settings: The limits (``MAX_MULTIPART_PARTS``, ``MAX_FORM_FIELDS`` ...).
+        pool: Where file writes run, off the loop.
 
     Raises:
         BadRequest: A missing or invalid boundary, or a malformed body.
@@ -297,7 +302,7 @@ async def parse_multipart(
     boundary = params.get("boundary", "")
     if not _valid_boundary(boundary):
         raise BadRequest("multipart/form-data needs a valid boundary parameter (1-70 chars).")
-    reader = _Reader(request)
+    reader = _Reader(settings, pool)
     parser = MultipartParser(
         boundary,
         reader.callbacks(),  # type: ignore[arg-type]  # NOTE: a plain dict of callables
@@ -305,7 +310,7 @@ async def parse_multipart(
         max_header_size=MAX_PART_HEADER_LINE,
     )
     try:
-        async for chunk in request.stream():
+        async for chunk in body:
             if reader.done:
                 continue  # the epilogue: discarded, still counted by stream()
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flasgo.context import current_app
+from flasgo.app import current_app
 
 __all__ = ["url_for"]
 

@@ -26,7 +26,7 @@ from flasgo.request import Request
 from flasgo.response import HTML, JSON, Response
 
 if TYPE_CHECKING:
-    from flasgo.app import Flasgo
+    from flasgo.openapi.documented import DocumentedApp
     from flasgo.settings import Settings
 
 __all__ = ["install_docs"]
@@ -114,7 +114,7 @@ def load_asset(name: str) -> Asset:
     return Asset(body, content_type, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
 
-def install_docs(app: Flasgo) -> None:
+def install_docs(app: DocumentedApp) -> None:
     """Register the docs routes on `app` (called by the app when ``ENABLE_DOCS`` is on).
 
     With ``DOCS_AUTH_BACKEND`` set, the spec and both pages require `IsAuthenticated` through
@@ -144,7 +144,7 @@ def install_docs(app: Flasgo) -> None:
 class _DocsSite:
     """The four handlers, sharing the app's settings and the cached spec."""
 
-    def __init__(self, app: Flasgo, base: str) -> None:
+    def __init__(self, app: DocumentedApp, base: str) -> None:
         self.app = app
         self.base = base
         self.settings: Settings = app.settings

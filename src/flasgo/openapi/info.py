@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from flasgo.app import Flasgo
+    from flasgo.openapi.documented import DocumentedApp
 
 __all__ = ["DEFAULT_API_VERSION", "api_info", "api_version"]
 
@@ -31,7 +31,7 @@ _FRAMEWORK_DISTRIBUTION: Final = "flasgo"
 _NOT_USER_CODE: Final = frozenset({"flasgo", "__main__", "builtins"})
 
 
-def api_info(app: Flasgo) -> dict[str, Any]:
+def api_info(app: DocumentedApp) -> dict[str, Any]:
     """Build the document's ``info`` object from `app`'s settings.
 
     Args:
@@ -47,7 +47,7 @@ def api_info(app: Flasgo) -> dict[str, Any]:
     return info
 
 
-def api_version(app: Flasgo) -> str:
+def api_version(app: DocumentedApp) -> str:
     """The version the document states: ``API_VERSION``, else the app package's, else 0.1.0.
 
     The app's package is looked for among, in order, ``Flasgo(name=...)`` (when given) and the
@@ -71,7 +71,7 @@ def api_version(app: Flasgo) -> str:
     return DEFAULT_API_VERSION
 
 
-def _user_packages(app: Flasgo) -> list[str]:
+def _user_packages(app: DocumentedApp) -> list[str]:
     """Top-level package names that may hold the app's code, the likeliest first."""
     names: list[str] = []
     if app.name and app.name != _DEFAULT_APP_NAME:

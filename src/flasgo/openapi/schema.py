@@ -30,8 +30,8 @@ from flasgo.response import Response
 from flasgo.routing import Placeholder, parse_rule
 
 if TYPE_CHECKING:
-    from flasgo.app import Flasgo
     from flasgo.endpoint import Endpoint
+    from flasgo.openapi.documented import DocumentedApp
 
 __all__ = [
     "OPENAPI_VERSION",
@@ -102,7 +102,7 @@ VALIDATION_ERROR_SCHEMA: Schema = {
 # -- the document ---------------------------------------------------------------------------------
 
 
-def openapi_spec(app: Flasgo) -> dict[str, Any]:
+def openapi_spec(app: DocumentedApp) -> dict[str, Any]:
     """Build the OpenAPI 3.1.0 document of `app`'s HTTP routes.
 
     Routes registered with ``include_in_schema=False`` and WebSocket routes are left out.
@@ -127,7 +127,7 @@ def openapi_spec(app: Flasgo) -> dict[str, Any]:
 class _Builder:
     """Operations accumulated endpoint by endpoint; components resolved at the end."""
 
-    def __init__(self, app: Flasgo) -> None:
+    def __init__(self, app: DocumentedApp) -> None:
         self.app = app
         self.auth_statuses: tuple[int, ...] = ()
         self.registry = SchemaRegistry()
@@ -345,7 +345,7 @@ class _Builder:
 
     # -- assembly --------------------------------------------------------------------------------
 
-    def document(self, app: Flasgo) -> dict[str, Any]:
+    def document(self, app: DocumentedApp) -> dict[str, Any]:
         self.registry.resolve()
         schemas = self.registry.components
         if self.uses_error:

@@ -26,8 +26,7 @@ import logging
 import re
 import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar, runtime_checkable
 
 from flasgo.concurrency import ThreadPool, is_async_callable
@@ -35,6 +34,8 @@ from flasgo.exceptions import ConfigurationError, HTTPException, InternalServerE
 from flasgo.security.events import log_security_event
 from flasgo.security.refusal import Refusal
 from flasgo.sessions.session import USER_ID_KEY
+from flasgo.user import ANONYMOUS as _ANONYMOUS
+from flasgo.user import AuthResult, User
 
 if TYPE_CHECKING:
     from flasgo.request import Request
@@ -79,63 +80,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # -- values ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """Who made the request.
-
-    Attributes:
-        id: The user's id (``sub`` of a JWT, the id given to `login`), None when anonymous.
-        is_authenticated: Whether a backend vouched for this user.
-        scopes: The OAuth-style scopes granted (checked by `HasScope`).
-        data: Anything else the backend knows (JWT claims, a profile); read-only.
-    """
-
-    id: str | int | None = None
-    is_authenticated: bool = False
-    scopes: frozenset[str] = frozenset()
-    data: Mapping[str, Any] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self) -> None:
-        scopes: object = self.scopes
-        if isinstance(scopes, str):
-            raise TypeError("User scopes must be a set of scope names, not one string.")
-        if not isinstance(scopes, frozenset):
-            object.__setattr__(self, "scopes", frozenset(self.scopes))
-        if not isinstance(self.data, MappingProxyType):
-            object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
-
-    @classmethod
-    def anonymous(cls) -> User:
-        """The user of a request nobody vouched for."""
-        return _ANONYMOUS
-
-
-_ANONYMOUS: Final = User()
-
-
-@dataclass(frozen=True, slots=True)
-class AuthResult:
-    """What a backend returns when it has more to say than the user.
-
-    Attributes:
-        user: The user, or None when the request carries no valid credentials.
-        challenge: The ``WWW-Authenticate`` value sent with a 401 (e.g. ``"Bearer"``).
-    """
-
-    user: User | None = None
-    challenge: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.user is not None and not isinstance(self.user, User):
-            raise TypeError(f"AuthResult.user must be a User or None, got {self.user!r}")
-        # SECURITY: the challenge becomes a header value; no CR/LF or other controls.
-        challenge: object = self.challenge
-        if challenge is not None and (
-            not isinstance(challenge, str) or not challenge or _CONTROL.search(challenge)
-        ):
-            raise ValueError("AuthResult.challenge must be a non-empty header value.")
 
 
 BackendResult = User | AuthResult | None
@@ -334,7 +278,7 @@ class AuthRegistry:
         self._builtin.discard(name)
         self.backends[name] = backend
         if openapi_scheme is not None:
-            from flasgo.openapi.security import validate_security_scheme
+            from flasgo.security.schemes import validate_security_scheme
 
             self.schemes[name] = validate_security_scheme(name, openapi_scheme)
         else:
@@ -361,7 +305,7 @@ async def _nobody(request: Request) -> None:
 def _session_user_id(request: Request) -> str | int | None:
     # PERF: no session cookie, no session: nothing is parsed or verified.
     loaded = request.has_state and request.state.session is not None
-    if not loaded and not request.app.sessions.has_cookie(request):
+    if not loaded and not request.app.has_session_cookie(request):
         return None
     user_id = request.session.get(USER_ID_KEY)
     if isinstance(user_id, bool) or not isinstance(user_id, str | int):
@@ -375,7 +319,7 @@ def _loaded_user(loaded: object) -> User | None:
     raise TypeError(f"user_loader must return a User or None, got {type(loaded).__name__}")
 
 
-def load_user(request: Request) -> User:
+def load_user(request: Request, loader: Callable[[Any], Any] | None) -> User:
     """The user of a route without ``@authorize``, on first use of `request.user`.
 
     No session cookie, or no id stored by `login`: anonymous. An id and no
@@ -387,7 +331,6 @@ def load_user(request: Request) -> User:
     Raises:
         RuntimeError: A user loader would have to run on the event loop.
     """
-    loader = request.app.auth.user_loader
     if loader is not None and (is_async_callable(loader) or _on_event_loop()):
         raise RuntimeError(
             "current_user needs app.user_loader, which cannot run lazily from async code. "

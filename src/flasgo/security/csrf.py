@@ -310,18 +310,18 @@ class CSRFProtection:
         if (
             session is None
             and any(n == b"cookie" for n, _ in request.scope["headers"])
-            and request.app.sessions.has_cookie(request)
+            and request.app.has_session_cookie(request)
         ):
             session = request.session
         return session_binding(session)
 
     def prepare_session(self, session: Session) -> None:
         """Give a signed-cookie session its binding secret (new, or new again after login)."""
-        if session.session_id is not None or not session._data:
+        if session.session_id is not None or not session.data:
             return
-        secret = session._data.get(SESSION_SECRET_KEY)
+        secret = session.data.get(SESSION_SECRET_KEY)
         if session.regenerated or type(secret) is not str or not secret:
-            session._data[SESSION_SECRET_KEY] = secrets.token_urlsafe(32)
+            session.data[SESSION_SECRET_KEY] = secrets.token_urlsafe(32)
             session.modified = True
 
     # -- the check --------------------------------------------------------------------------
@@ -490,8 +490,8 @@ def session_binding(session: Session | None) -> str:
     if session is None:
         return ANONYMOUS
     if session.session_id is not None:
-        return session._loaded_id or ANONYMOUS
-    secret = session._data.get(SESSION_SECRET_KEY) if session._data else None
+        return session.loaded_id or ANONYMOUS
+    secret = session.data.get(SESSION_SECRET_KEY) if session.data else None
     return secret if type(secret) is str and secret else ANONYMOUS
 
 
@@ -523,8 +523,8 @@ def csrf_token() -> str:
     request = find_request()
     if request is None:
         raise RuntimeError("csrf_token() needs an active request; call it inside a handler.")
-    protection = request.app.csrf
-    if protection is None:
+    protection = getattr(request.app, "csrf", None)
+    if not isinstance(protection, CSRFProtection):
         raise RuntimeError("csrf_token() needs CSRF_ENABLED=True.")
     return protection.token_for(request)
 

@@ -92,7 +92,7 @@ class CookieSessions:
             TypeError: A session value is not a JSON type.
         """
         written = False
-        data = session._data
+        data = session.data
         if not data:
             if session.modified and self._cookie.values(request):
                 self._cookie.delete(response)

@@ -90,8 +90,7 @@ class ServerSideSessions:
         if data is None:
             return _fresh("expired")
         session = Session(data, new=False, session_id=session_id)
-        session._loaded_id = session_id
-        session._loaded_raw = raw
+        session.mark_loaded(session_id, raw)
         return session
 
     async def save(self, request: Request, session: Session, response: Response) -> None:
@@ -104,7 +103,7 @@ class ServerSideSessions:
             TypeError: A session value is not a JSON type.
         """
         written = False
-        if not session._data:
+        if not session.data:
             written = await self._delete(request, session, response)
         elif session.modified or self._refresh:
             written = await self._write(session, response)
@@ -114,9 +113,9 @@ class ServerSideSessions:
     async def _delete(self, request: Request, session: Session, response: Response) -> bool:
         if not (session.modified or session.regenerated):
             return False
-        if session._loaded_id is not None:
-            await self.store.delete(KEY_PREFIX + session._loaded_id)
-            session._loaded_id = session._loaded_raw = None
+        if session.loaded_id is not None:
+            await self.store.delete(KEY_PREFIX + session.loaded_id)
+            session.mark_loaded(None, None)
         if self._cookie.values(request):
             self._cookie.delete(response)
             return True
@@ -125,18 +124,19 @@ class ServerSideSessions:
     async def _write(self, session: Session, response: Response) -> bool:
         max_age = self._cookie.max_age
         envelope = encode_session_data(
-            {"d": session._data, "e": int(time.time()) + max_age, "v": secrets.token_urlsafe(12)}
+            {"d": session.data, "e": int(time.time()) + max_age, "v": secrets.token_urlsafe(12)}
         )
         if len(envelope) > self.max_bytes:
             raise SessionTooLarge(
                 f"The session is {len(envelope)} bytes stored, over max_bytes={self.max_bytes}; "
                 "store less in the session or raise max_bytes."
             )
-        old_id = session._loaded_id
+        old_id = session.loaded_id
         session_id = session.session_id
         if session_id is None:  # a Session built by hand, not by load()
-            session_id = session._session_id = new_session_id()
-        expected = session._loaded_raw if session_id == old_id else None
+            session_id = new_session_id()
+            session.assign_id(session_id)
+        expected = session.loaded_raw if session_id == old_id else None
         stored = await self.store.compare_and_set(
             KEY_PREFIX + session_id, expected, envelope, ttl=max_age
         )
@@ -146,8 +146,7 @@ class ServerSideSessions:
             raise SessionConflict
         if old_id is not None and old_id != session_id:
             await self.store.delete(KEY_PREFIX + old_id)
-        session._loaded_id = session_id
-        session._loaded_raw = envelope
+        session.mark_loaded(session_id, envelope)
         self._cookie.set(response, session_id)
         return True
 

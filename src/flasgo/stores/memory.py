@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from flasgo.stores import check_ttl
+from flasgo.stores.base import check_ttl
 
 __all__ = ["MemoryStore"]
 

@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flasgo.exceptions import ConfigurationError
-from flasgo.stores import StoreUnavailable, check_ttl
+from flasgo.stores.base import StoreUnavailable, check_ttl
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
