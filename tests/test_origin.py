@@ -101,6 +101,7 @@ HOSTILE_HOSTS = [
     ("1.2.3.4.5", "ipv4"),
     ("example.123", "ipv4"),
     ("example.0x10", "ipv4"),
+    ("example.0X", "ipv4"),  # WHATWG reads a bare "0x" as the number 0
     ("[evil.com]", "ipv6"),  # O8
     ("[fe80::1%eth0]", "ipv6"),
     ("[fe80::1%25eth0]", "ipv6"),

@@ -79,6 +79,7 @@ _is_loose_name = re.compile(r"[a-z0-9_.-]+").fullmatch
 _is_scheme = re.compile(r"[a-z][a-z0-9+.-]*").fullmatch
 _HEX_DIGITS: Final = frozenset("0123456789abcdef")
 _IPV6_CHARACTERS: Final = _HEX_DIGITS | {":", "."}
+_NUMBER_ENDS: Final = _HEX_DIGITS | {"x"}
 
 _PROBLEMS: Final = {
     "empty": "is empty",
@@ -277,7 +278,8 @@ def _split_host(value: str, config: bool) -> tuple[str, int | None, HostKind]:
         name = bare
     if len(bare) > _MAX_NAME_LENGTH:
         raise InvalidHostError(value, "label")
-    last = bare[bare.rfind(".") + 1 :]
+    # PERF: a number ends in a hex digit or is "0x"; most names ("com", "localhost") do not.
+    last = bare[bare.rfind(".") + 1 :] if bare[-1] in _NUMBER_ENDS else ""
     if last.isdigit() or (last[:2] == "0x" and _HEX_DIGITS.issuperset(last[2:])):
         # SECURITY: "127.1", "0x7f.1" and "2130706433" all reach 127.0.0.1 through a browser
         # or getaddrinfo; only the one canonical spelling of an address is accepted.
@@ -380,12 +382,13 @@ def _split_origin(value: str, config: bool) -> tuple[str, str, int | None, HostK
     scheme, separator, authority = value.partition("://")
     if not separator:
         raise InvalidOriginError(value, "null" if value == "null" else "scheme")
-    # SECURITY: ASCII checked before lower(), as in parse_host.
-    if len(scheme) > _MAX_SCHEME_LENGTH or not scheme.isascii():
-        raise InvalidOriginError(value, "scheme")
-    scheme = scheme.lower()
-    if not _is_scheme(scheme):
-        raise InvalidOriginError(value, "scheme")
+    if scheme not in DEFAULT_PORTS:  # PERF: what browsers send skips the checks
+        # SECURITY: ASCII checked before lower(), as in parse_host.
+        if len(scheme) > _MAX_SCHEME_LENGTH or not scheme.isascii():
+            raise InvalidOriginError(value, "scheme")
+        scheme = scheme.lower()
+        if not _is_scheme(scheme):
+            raise InvalidOriginError(value, "scheme")
     try:
         name, port, kind = _split_host(authority, config)
     except InvalidHostError as exc:
