@@ -124,7 +124,7 @@ def test_hostile_hosts_are_refused_with_a_reason(value: str, reason: str) -> Non
 def test_error_message_is_short_and_says_what_is_wrong() -> None:
     with pytest.raises(InvalidHostError) as refused:
         parse_host("x" * 500 + "@evil")
-    assert refused.value.problem == "is too long for a host name"
+    assert refused.value.problem == "is not a valid host name: it is too long"
     assert len(str(refused.value)) < 200
 
 

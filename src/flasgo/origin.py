@@ -83,21 +83,32 @@ _NUMBER_ENDS: Final = _HEX_DIGITS | {"x"}
 
 _PROBLEMS: Final = {
     "empty": "is empty",
-    "too-long": "is too long for a host name",
-    "character": "contains characters not allowed in a host name (letters, digits, '-', '.')",
+    "too-long": "is not a valid host name: it is too long",
+    "character": "contains whitespace, control characters or others not allowed in a host "
+    "name; use letters, digits, '-' and '.'",
     "userinfo": "must not include user information ('@')",
     "path": "must not include a path, query or fragment",
-    "port": "has an invalid port (1-65535, ASCII digits, no leading zero)",
-    "label": "is not a valid host name (empty label, or a label too long or with '-' at an end)",
-    "ipv4": "ends in a number but is not a canonical IPv4 address such as '192.0.2.1'",
-    "ipv6": "is not a valid IPv6 address in brackets such as '[2001:db8::1]'",
-    "idna": "is not a valid internationalised domain name",
+    "port": "has an invalid port (1-65535 in ASCII digits, no leading zero)",
+    "label": "is not a valid host name; use labels of letters, digits and '-' joined by '.'",
+    "ipv4": "is not a valid IPv4 address (a name ending in a number must be one, such as "
+    "'192.0.2.1')",
+    "ipv6": "is not a valid IPv6 address; write one in brackets such as '[2001:db8::1]'",
+    "idna": "is not a valid host name (IDNA encoding failed)",
     "wildcard": "must not contain '*' here",
     "ip-subdomains": "names an IP address, which has no subdomains",
     "scheme": "must be an origin such as 'https://example.com'",
     "null": "is the opaque origin 'null', which matches no origin",
     "has-port": "must not include a port",
     "has-scheme": "must not include a scheme",
+}
+# How an origin says it (settings put "<NAME> entry '<entry>'" before these words).
+_ORIGIN_PROBLEMS: Final = {
+    **_PROBLEMS,
+    "empty": "must be an origin such as 'https://example.com'",
+    "userinfo": "must be an origin without path or user information, such as 'https://example.com'",
+    "path": "must be an origin without path or user information, such as 'https://example.com'",
+    "wildcard": "is not a valid host name: '*' is allowed only as 'scheme://*.domain' "
+    "in CSRF_TRUSTED_ORIGINS",
 }
 
 Reason = Literal[
@@ -130,15 +141,19 @@ class InvalidHostError(FlasgoError, ValueError):
         problem: Words that complete "<the value> ...", for configuration messages.
     """
 
+    _problems = _PROBLEMS
+
     def __init__(self, value: str, reason: Reason) -> None:
         self.reason: Reason = reason
-        self.problem = _PROBLEMS[reason]
+        self.problem = self._problems[reason]
         shown = value if len(value) <= 80 else value[:77] + "..."
         super().__init__(f"{shown!r} {self.problem}")
 
 
 class InvalidOriginError(InvalidHostError):
     """A value is not a valid origin (or origin pattern); ``reason`` as for hosts."""
+
+    _problems = _ORIGIN_PROBLEMS
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ def test_ip_literals_match_only_in_canonical_form_and_never_by_suffix() -> None:
         (".1.2.3.4", "names an IP address, which has no subdomains"),
         ("example.com:8000", "must not include a port"),
         ("*", "must not contain '*'"),
-        ("foo.123", "ends in a number"),
+        ("foo.123", "a name ending in a number must be one"),
     ],
 )
 def test_invalid_patterns_fail_at_startup(entry: str, problem: str) -> None:
