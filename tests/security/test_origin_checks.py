@@ -7,38 +7,45 @@ disagree, each now answered the strictest way by all of them.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flasgo import Flasgo, WebSocket
-from flasgo.testing import TestClient, WebSocketDenied
+from flasgo.testing import WebSocketDenied
 
-KEY = "k" * 40
-
-
-def make_app(**settings: Any) -> Flasgo:
-    app = Flasgo({"SECRET_KEY": KEY, **settings})
-
-    @app.get("/")
-    def index() -> str:
-        return "ok"
-
-    @app.post("/submit")
-    def submit() -> str:
-        return "done"
-
-    @app.websocket("/ws")
-    async def feed(websocket: WebSocket) -> None:
-        await websocket.accept()
-        await websocket.send_text("hello")
-        await websocket.close()
-
-    return app
+if TYPE_CHECKING:
+    from tests.conftest import AppBuilder, AppFactory, ClientFactory
 
 
-def security_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [r.security for r in caplog.records if hasattr(r, "security")]
+@pytest.fixture(scope="session")
+def origin_app(make_app: AppFactory) -> AppBuilder:
+    def build(**settings: Any) -> Flasgo:
+        app = make_app(**settings)
+
+        @app.get("/")
+        def index() -> str:
+            return "ok"
+
+        @app.post("/submit")
+        def submit() -> str:
+            return "done"
+
+        @app.websocket("/ws")
+        async def feed(websocket: WebSocket) -> None:
+            await websocket.accept()
+            await websocket.send_text("hello")
+            await websocket.close()
+
+        return app
+
+    return build
+
+
+def csrf_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The reason fields of the CSRF refusals logged during the test."""
+    fields = [getattr(record, "security", {}) for record in caplog.records]
+    return [str(f.get("reason")) for f in fields if f.get("event") == "csrf-check-failed"]
 
 
 # -- the Host allowlist --------------------------------------------------------------------------
@@ -58,18 +65,21 @@ def security_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
         "localhost%2f..",
     ],
 )
-def test_hosts_the_parser_refuses_are_400(host: str, caplog: pytest.LogCaptureFixture) -> None:
-    client = TestClient(make_app())
-    with caplog.at_level(logging.WARNING, logger="flasgo.security"):
-        response = client.get("/", headers={"host": host})
+def test_hosts_the_parser_refuses_are_400(
+    host: str, origin_app: AppBuilder, make_client: ClientFactory, security_events: list[str]
+) -> None:
+    client = make_client(origin_app())
+    response = client.get("/", headers={"host": host})
     assert response.status_code == 400
     assert response.text.startswith("Invalid Host header.")
-    assert [e["event"] for e in security_events(caplog)] == ["host-check-failed"]
+    assert security_events == ["host-check-failed"]
 
 
-def test_suffix_entry_naming_an_address_fails_at_startup() -> None:
+def test_suffix_entry_naming_an_address_fails_at_startup(
+    origin_app: AppBuilder, make_client: ClientFactory
+) -> None:
     # Settings accepted ".1.2.3.4", and "5.1.2.3.4" then matched it as a subdomain.
-    client = TestClient(make_app(ALLOWED_HOSTS={".1.2.3.4"}))
+    client = make_client(origin_app(ALLOWED_HOSTS={".1.2.3.4"}))
     with pytest.raises(ValueError, match="names an IP address, which has no subdomains"):
         client.get("/", headers={"host": "5.1.2.3.4"})
 
@@ -100,25 +110,26 @@ def test_csrf_provenance(
     value: str,
     status: int,
     reason: str | None,
+    origin_app: AppBuilder,
+    make_client: ClientFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = TestClient(make_app(ALLOWED_HOSTS={"localhost", "[::1]"}))
+    client = make_client(origin_app(ALLOWED_HOSTS={"localhost", "[::1]"}))
     token = client.csrf_token()
     with caplog.at_level(logging.WARNING, logger="flasgo.security"):
         response = client.post(
             "/submit", headers={"host": host, header: value, "x-csrf-token": token}
         )
     assert response.status_code == status
-    reasons = [e["reason"] for e in security_events(caplog) if e["event"] == "csrf-check-failed"]
-    assert reasons == ([reason] if reason else [])
+    assert csrf_reasons(caplog) == ([reason] if reason else [])
 
 
 def test_csrf_refuses_non_ascii_hosts_even_without_the_allowlist(
-    caplog: pytest.LogCaptureFixture,
+    origin_app: AppBuilder, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The old Origin pattern took any non-space character, so with the allowlist off a Host
     # and an Origin with the same control or non-ASCII characters were "the same origin".
-    client = TestClient(make_app(ENFORCE_ALLOWED_HOSTS=False))
+    client = make_client(origin_app(ENFORCE_ALLOWED_HOSTS=False))
     token = client.csrf_token()
     with caplog.at_level(logging.WARNING, logger="flasgo.security"):
         response = client.post(
@@ -130,15 +141,16 @@ def test_csrf_refuses_non_ascii_hosts_even_without_the_allowlist(
             },
         )
     assert response.status_code == 403
-    reasons = [e["reason"] for e in security_events(caplog) if e["event"] == "csrf-check-failed"]
-    assert reasons == ["origin-mismatch"]
+    assert csrf_reasons(caplog) == ["origin-mismatch"]
 
 
-def test_invalid_trusted_origin_fails_at_startup() -> None:
+def test_invalid_trusted_origin_fails_at_startup(
+    origin_app: AppBuilder, make_client: ClientFactory
+) -> None:
     # Settings still accepts a name ending in a number; the CSRF check refuses to start.
-    app = make_app(CSRF_TRUSTED_ORIGINS=["https://partner.123"])
+    app = origin_app(CSRF_TRUSTED_ORIGINS=["https://partner.123"])
     with pytest.raises(ValueError, match="a name ending in a number must be one"):
-        TestClient(app).get("/")
+        make_client(app).get("/")
 
 
 # -- WebSocket: the handshake's Origin ----------------------------------------------------------
@@ -160,27 +172,32 @@ def test_invalid_trusted_origin_fails_at_startup() -> None:
     ],
 )
 def test_websocket_origin(
-    host: str, origin: str, accepted: bool, caplog: pytest.LogCaptureFixture
+    host: str,
+    origin: str,
+    accepted: bool,
+    origin_app: AppBuilder,
+    make_client: ClientFactory,
+    security_events: list[str],
 ) -> None:
-    client = TestClient(make_app(ALLOWED_HOSTS={"localhost", "[::1]"}))
-    with caplog.at_level(logging.WARNING, logger="flasgo.security"):
-        if accepted:
-            with client.websocket_connect("/ws", origin=origin, headers={"host": host}) as ws:
-                assert ws.receive_text() == "hello"
-        else:
-            with (
-                pytest.raises(WebSocketDenied) as denied,
-                client.websocket_connect("/ws", origin=origin, headers={"host": host}),
-            ):
-                pass
-            assert denied.value.status_code == 403
-            assert denied.value.body == b"WebSocket origin not allowed."
-    events = [e["event"] for e in security_events(caplog)]
-    assert events == ([] if accepted else ["websocket-origin-failed"])
+    client = make_client(origin_app(ALLOWED_HOSTS={"localhost", "[::1]"}))
+    if accepted:
+        with client.websocket_connect("/ws", origin=origin, headers={"host": host}) as ws:
+            assert ws.receive_text() == "hello"
+    else:
+        with (
+            pytest.raises(WebSocketDenied) as denied,
+            client.websocket_connect("/ws", origin=origin, headers={"host": host}),
+        ):
+            pass
+        assert denied.value.status_code == 403
+        assert denied.value.body == b"WebSocket origin not allowed."
+    assert security_events == ([] if accepted else ["websocket-origin-failed"])
 
 
-def test_websocket_allowed_origins_compare_canonically() -> None:
-    client = TestClient(make_app(WEBSOCKET_ALLOWED_ORIGINS=["https://App.example.com:443"]))
+def test_websocket_allowed_origins_compare_canonically(
+    origin_app: AppBuilder, make_client: ClientFactory
+) -> None:
+    client = make_client(origin_app(WEBSOCKET_ALLOWED_ORIGINS=["https://App.example.com:443"]))
     with client.websocket_connect("/ws", origin="https://app.example.com") as ws:
         assert ws.receive_text() == "hello"
     with (
@@ -204,8 +221,10 @@ def test_websocket_allowed_origins_compare_canonically() -> None:
         ("localhost", "http://localhost/", False),
     ],
 )
-def test_csrf_and_websocket_agree_on_same_origin(host: str, origin: str, same: bool) -> None:
-    client = TestClient(make_app(ALLOWED_HOSTS={"localhost", "[::1]"}))
+def test_csrf_and_websocket_agree_on_same_origin(
+    host: str, origin: str, same: bool, origin_app: AppBuilder, make_client: ClientFactory
+) -> None:
+    client = make_client(origin_app(ALLOWED_HOSTS={"localhost", "[::1]"}))
     token = client.csrf_token()
     csrf = client.post("/submit", headers={"host": host, "origin": origin, "x-csrf-token": token})
     try:
