@@ -6,6 +6,7 @@ import inspect
 import logging
 import typing
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from flasgo.context import app_var
@@ -14,6 +15,7 @@ from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import ConfigurationError, FlasgoError
 from flasgo.handlers import HandlerPlan
 from flasgo.jsonenc import decode_json, encode_json
+from flasgo.origin import InvalidHostError, Origin, parse_origin, request_origin
 from flasgo.querystring import parse_query_string
 
 if TYPE_CHECKING:
@@ -374,20 +376,33 @@ async def handle_websocket(app: Flasgo, scope: dict[str, Any], receive: Any, sen
         app_var.reset(token)
 
 
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
+def _origin_or_none(value: str) -> Origin | None:
+    try:
+        return parse_origin(value)
+    except InvalidHostError:  # "null" included: an opaque origin matches nothing
+        return None
 
 
-def _origin_key(origin: str) -> str:
-    """`scheme://host[:port]` lower-cased, with the scheme's default port dropped."""
-    scheme, sep, rest = origin.lower().partition("://")
-    host, _, port = rest.partition(":")
-    if not sep or not host or "/" in rest:
-        return ""
-    return (
-        f"{scheme}://{host}"
-        if port in ("", _DEFAULT_PORTS.get(scheme))
-        else f"{scheme}://{host}:{port}"
-    )
+def _own_origin(scheme: str, raw_host: bytes) -> Origin | None:
+    try:
+        return request_origin(scheme, raw_host.decode("latin-1"))
+    except InvalidHostError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _allowed_origins(entries: frozenset[str]) -> frozenset[Origin]:
+    """``WEBSOCKET_ALLOWED_ORIGINS`` parsed once per settings value."""
+    allowed: set[Origin] = set()
+    for entry in entries:
+        try:
+            allowed.add(parse_origin(entry, config=True))
+        except InvalidHostError as exc:
+            raise ConfigurationError(
+                f"WEBSOCKET_ALLOWED_ORIGINS entry {entry!r} {exc.problem}; list origins such "
+                "as 'https://example.com'"
+            ) from None
+    return frozenset(allowed)
 
 
 def _screen_handshake(app: Flasgo, scope: dict[str, Any]) -> tuple[int, str, str] | None:
@@ -406,9 +421,10 @@ def _screen_handshake(app: Flasgo, scope: dict[str, Any]) -> tuple[int, str, str
             return None
         return 403, "WebSocket handshake without an Origin header.", "websocket-origin-failed"
     scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
-    own = _origin_key(f"{scheme}://{hosts[0].decode('latin-1')}") if hosts else ""
-    origin = _origin_key(origins[0]) if len(origins) == 1 else ""
-    allowed = {_origin_key(o) for o in settings.WEBSOCKET_ALLOWED_ORIGINS}
-    if origin and (origin == own or origin in allowed):
+    own = _own_origin(scheme, hosts[0]) if len(hosts) == 1 else None
+    origin = _origin_or_none(origins[0]) if len(origins) == 1 else None
+    if origin is not None and (
+        origin == own or origin in _allowed_origins(settings.WEBSOCKET_ALLOWED_ORIGINS)
+    ):
         return None
     return 403, "WebSocket origin not allowed.", "websocket-origin-failed"

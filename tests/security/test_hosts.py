@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flasgo import Flasgo
-from flasgo.security.hosts import HostValidator, split_host
+from flasgo.exceptions import ConfigurationError
+from flasgo.origin import InvalidHostError, parse_host
+from flasgo.security.hosts import HostValidator
 from tests.asgi import call, http_scope
 from tests.linear import linear_ratio
 
@@ -18,45 +20,7 @@ if TYPE_CHECKING:
     from tests.conftest import AppBuilder, AppFactory
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("Example.COM", ("example.com", "")),
-        ("example.com.", ("example.com", "")),
-        ("example.com:8080", ("example.com", "8080")),
-        ("127.0.0.1:80", ("127.0.0.1", "80")),
-        ("[::1]:8000", ("[::1]", "8000")),
-        ("[::1]", ("[::1]", "")),
-    ],
-)
-def test_split_host_accepts_valid_values(value: str, expected: tuple[str, str]) -> None:
-    assert split_host(value) == expected
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "",
-        "user@example.com",
-        "example.com/path",
-        "example.com?x",
-        "example.com#x",
-        "exa mple.com",
-        "example.com:",
-        "example.com:80:80",
-        "example.com:８０",
-        "example.com:123456",
-        "[::1",
-        "[fe80::1%eth0]",
-        "[not-ipv6]",
-        "-example.com",
-        "exa\u00e9mple.com",
-        "a" * 300,
-        "example..com",
-    ],
-)
-def test_split_host_refuses_invalid_values(value: str) -> None:
-    assert split_host(value) is None
+# NOTE: the Host grammar itself (valid and hostile forms) is tested in tests/test_origin.py.
 
 
 def test_suffix_patterns_match_apex_and_subdomains_only() -> None:
@@ -72,13 +36,36 @@ def test_suffix_patterns_match_apex_and_subdomains_only() -> None:
 @given(st.binary(max_size=300))
 def test_arbitrary_host_bytes_never_raise(raw: bytes) -> None:
     allowed = HostValidator({"localhost", ".example.com"}).is_allowed(raw)
-    parts = split_host(raw.decode("latin-1"))
-    host = parts[0] if parts else ""
+    try:
+        host = parse_host(raw.decode("latin-1")).name
+    except InvalidHostError:
+        host = ""
     # Allowed exactly when the value parses and names an allowed host (apex or subdomain).
-    assert allowed is (
-        parts is not None
-        and (host in {"localhost", "example.com"} or host.endswith(".example.com"))
-    )
+    assert allowed is (host in {"localhost", "example.com"} or host.endswith(".example.com"))
+
+
+def test_ip_literals_match_only_in_canonical_form_and_never_by_suffix() -> None:
+    # The entry may be spelled any way; a request must send the canonical form browsers send.
+    validator = HostValidator({"[0:0::1]", "127.0.0.1", ".example.com"})
+    assert validator.is_allowed(b"[::1]:8000")
+    assert not validator.is_allowed(b"[0:0:0:0:0:0:0:1]:8000")
+    assert validator.is_allowed(b"127.0.0.1")
+    assert not validator.is_allowed(b"127.0.0.01")
+    assert not validator.is_allowed(b"127.1")
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (".1.2.3.4", "names an IP address, which has no subdomains"),
+        ("example.com:8000", "must not include a port"),
+        ("*", "must not contain '*'"),
+        ("foo.123", "a name ending in a number must be one"),
+    ],
+)
+def test_invalid_patterns_fail_at_startup(entry: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError, match=problem):
+        HostValidator({entry})
 
 
 def test_host_parsing_is_linear() -> None:

@@ -4,7 +4,7 @@ Every request whose method is not GET, HEAD, OPTIONS or TRACE, to a route that i
 passes three checks (any failure is a 403 and a ``csrf-check-failed`` security event):
 
 1. **Provenance** (``CSRF_CHECK_ORIGIN``). A single ``Origin`` must be the request's own origin
-   (scheme and Host as the app sees them, default ports dropped) or match
+   (scheme and Host as the app sees them, read by `flasgo.origin`) or match
    ``CSRF_TRUSTED_ORIGINS``; ``null`` and repeated values fail. Without ``Origin``,
    ``Sec-Fetch-Site: same-origin`` or ``none`` pass (the token is still required) and
    ``same-site``/``cross-site`` pass only with a trusted ``Referer``. Without both, a present
@@ -46,7 +46,19 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from flasgo.context import find_request
 from flasgo.cookies import build_set_cookie, cookie_values
-from flasgo.exceptions import Forbidden, HTTPException
+from flasgo.exceptions import ConfigurationError, Forbidden, HTTPException
+from flasgo.origin import (
+    DEFAULT_PORTS,
+    HostPattern,
+    InvalidHostError,
+    Origin,
+    OriginPattern,
+    parse_host_pattern,
+    parse_origin,
+    parse_origin_pattern,
+    parse_referer,
+    request_origin,
+)
 from flasgo.security.refusal import Refusal
 
 if TYPE_CHECKING:
@@ -87,15 +99,9 @@ ANONYMOUS: Final = "anonymous"
 _SALT = "flasgo.csrf"
 _EXEMPT_ATTRIBUTE = "__flasgo_csrf_exempt__"
 _MAX_TOKEN = 256
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # NOTE: one character class per part and no alternation: linear on any input.
 _is_token_part = re.compile(r"[A-Za-z0-9_-]{16,128}").fullmatch
-_ORIGIN = re.compile(r"([a-z][a-z0-9+.-]*)://(\[[0-9a-f:.]+\]|[^\s/?#@:\[\]\\]+)(?::([0-9]{1,5}))?")
-_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[^\s/?#@:\[\]\\]+)(?::([0-9]{1,5}))?")
-
-Origin = tuple[str, str, str]
-"""A normalised origin: scheme, host, port (the scheme's default port written out)."""
 
 
 class CSRFFailed(Forbidden):
@@ -128,23 +134,19 @@ def is_exempt(func: Callable[..., Any], options: dict[str, Any]) -> bool:
     return not option or getattr(func, _EXEMPT_ATTRIBUTE, False) is True
 
 
-def _parse_origin(value: str) -> Origin | None:
-    match = _ORIGIN.fullmatch(value.lower()) if len(value) <= 512 else None
-    if match is None:
+def _origin_or_none(value: str) -> Origin | None:
+    try:
+        return parse_origin(value)
+    except InvalidHostError:
+        # SECURITY: "null" (sandboxed frames, data: URLs) is refused here too.
         return None
-    scheme, host, port = match.groups()
-    port = str(int(port)) if port else _DEFAULT_PORTS.get(scheme, "")
-    return scheme, host.rstrip("."), port
 
 
-def _referer_origin(value: str) -> Origin | None:
-    scheme, sep, rest = value.partition("://")
-    if not sep:
+def _referer_or_none(value: str) -> Origin | None:
+    try:
+        return parse_referer(value)
+    except InvalidHostError:
         return None
-    authority = rest
-    for stop in "/?#":
-        authority = authority.partition(stop)[0]
-    return _parse_origin(f"{scheme}://{authority}")
 
 
 _Keyed = tuple["hashlib._Hash", "hashlib._Hash"]
@@ -162,44 +164,39 @@ def _keyed(key: bytes) -> _Keyed:
 
 
 class _Trusted:
-    """The compiled ``CSRF_TRUSTED_ORIGINS``: exact origins, wildcard subdomains, host names."""
+    """The compiled ``CSRF_TRUSTED_ORIGINS``: origins (exact or ``*.``) and host patterns."""
 
-    __slots__ = ("exact", "hosts", "suffixes", "wildcards")
+    __slots__ = ("exact", "hosts", "wildcards")
 
     def __init__(self, entries: frozenset[str]) -> None:
         self.exact: set[Origin] = set()
-        self.wildcards: list[Origin] = []  # (scheme, ".domain", port)
-        self.hosts: set[str] = set()
-        self.suffixes: list[str] = []  # ".domain": the apex and its subdomains
+        self.wildcards: list[OriginPattern] = []
+        self.hosts: list[HostPattern] = []  # bare hosts: same scheme, default port only
         for entry in entries:
-            if "://" not in entry:
-                if entry.startswith("."):
-                    self.suffixes.append(entry)
+            try:
+                if "://" in entry:
+                    pattern = parse_origin_pattern(entry)
+                    if pattern.subdomains:
+                        self.wildcards.append(pattern)
+                    else:
+                        self.exact.add(pattern.origin)
                 else:
-                    self.hosts.add(entry)
-                continue
-            wildcard = "://*." in entry
-            parsed = _parse_origin(entry.replace("://*.", "://", 1) if wildcard else entry)
-            if parsed is None:  # pragma: no cover - settings validated the entry
-                continue
-            if wildcard:
-                self.wildcards.append((parsed[0], f".{parsed[1]}", parsed[2]))
-            else:
-                self.exact.add(parsed)
+                    self.hosts.append(parse_host_pattern(entry))
+            except InvalidHostError as exc:
+                raise ConfigurationError(
+                    f"CSRF_TRUSTED_ORIGINS entry {entry!r} {exc.problem}; list origins such "
+                    "as 'https://example.com' or 'https://*.example.com'"
+                ) from None
 
     def match(self, origin: Origin, own_scheme: str) -> bool:
-        scheme, host, port = origin
         if origin in self.exact:
             return True
-        for w_scheme, suffix, w_port in self.wildcards:
-            # Strict subdomains only: "*.example.com" does not match "example.com".
-            if scheme == w_scheme and port == w_port and host.endswith(suffix):
-                return True
-        if scheme != own_scheme or port != _DEFAULT_PORTS.get(scheme):
-            return False
-        if host in self.hosts:
+        # Strict subdomains only: "*.example.com" does not match "example.com".
+        if any(pattern.matches(origin) for pattern in self.wildcards):
             return True
-        return any(host.endswith(suffix) or host == suffix[1:] for suffix in self.suffixes)
+        if origin.scheme != own_scheme or origin.port != DEFAULT_PORTS.get(own_scheme):
+            return False
+        return any(pattern.matches(origin.host) for pattern in self.hosts)
 
 
 class CSRFProtection:
@@ -361,11 +358,10 @@ class CSRFProtection:
         hosts = [v for n, v in request.scope["headers"] if n == b"host"]
         if len(hosts) != 1:
             return None
-        match = _HOST.fullmatch(hosts[0].decode("latin-1").lower())
-        if match is None:
+        try:
+            return request_origin(scheme, hosts[0].decode("latin-1"))
+        except InvalidHostError:
             return None
-        host, port = match.groups()
-        return scheme, host.rstrip("."), str(int(port)) if port else _DEFAULT_PORTS.get(scheme, "")
 
     def _is_trusted(self, request: Request, origin: Origin | None) -> bool:
         if origin is None:
@@ -383,12 +379,11 @@ class CSRFProtection:
         origins, fetch_sites, referers = found.values()
         if len(origins) > 1 or len(fetch_sites) > 1 or len(referers) > 1:
             raise CSRFFailed("header-duplicate")
-        referer = _referer_origin(referers[0].decode("latin-1")) if referers else None
+        referer = _referer_or_none(referers[0].decode("latin-1")) if referers else None
         if referers and referer is None:
             raise CSRFFailed("referer-invalid")
         if origins:
-            # SECURITY: "null" (sandboxed frames, data: URLs) never parses, so it fails here.
-            if not self._is_trusted(request, _parse_origin(origins[0].decode("latin-1"))):
+            if not self._is_trusted(request, _origin_or_none(origins[0].decode("latin-1"))):
                 raise CSRFFailed("origin-mismatch")
             return False
         if fetch_sites:
