@@ -304,7 +304,6 @@ def test_run_reads_the_environment(
         "FLASGO_APP": str(app_file),
         "FLASGO_HOST": "0.0.0.0",
         "PORT": "5000",
-        "WEB_CONCURRENCY": "3",
         "FLASGO_RELOAD": "false",
     }
 
@@ -313,7 +312,71 @@ def test_run_reads_the_environment(
     assert result.exit_code == 0, result.output
     _, options = serve_calls[0]
     assert (options["host"], options["port"]) == ("0.0.0.0", 5000)
-    assert (options["workers"], options["reload"]) == (3, False)
+    assert options["reload"] is False
+
+
+# -- workers: the WORKERS setting, then WEB_CONCURRENCY, the same as app.run() -----------------
+
+SHARED_KEY = "Zq3_vT9xLw2Ry8Pn4Hc6Bd1Mf5Gj7Ks0aXeWuYoIiUtRrEeQqPpLlKkJjHhGgFf"
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, dict[str, Any]]]:
+    import uvicorn
+
+    calls: list[tuple[object, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.delenv("FLASGO_WORKERS", raising=False)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "workers"),
+    [
+        ((), {"FLASGO_WORKERS": "2"}, 2),
+        ((), {"WEB_CONCURRENCY": "3"}, 3),
+        ((), {"FLASGO_WORKERS": "2", "WEB_CONCURRENCY": "3"}, 2),
+        (("--workers", "4"), {"FLASGO_WORKERS": "2", "WEB_CONCURRENCY": "3"}, 4),
+    ],
+)
+def test_run_starts_the_workers_asked_for(
+    app_file: Path,
+    uvicorn_calls: list[tuple[object, dict[str, Any]]],
+    args: tuple[str, ...],
+    env: dict[str, str],
+    workers: int,
+) -> None:
+    result = invoke(
+        "run", str(app_file), "--no-reload", *args, env={**env, "FLASGO_SECRET_KEY": SHARED_KEY}
+    )
+
+    assert result.exit_code == 0, result.output
+    (target, options) = uvicorn_calls[0]
+    # Worker processes import the app by name.
+    assert (target, options["workers"]) == (f"{app_file.stem}:app", workers)
+
+
+def test_run_with_flasgo_workers_and_no_secret_key_names_secret_key(
+    app_file: Path, uvicorn_calls: list[tuple[object, dict[str, Any]]]
+) -> None:
+    result = invoke("run", str(app_file), "--no-reload", env={"FLASGO_WORKERS": "2"})
+
+    assert result.exit_code == 1
+    assert "Error: SECRET_KEY is not set, and 2 workers would each generate" in result.output
+    assert "Set FLASGO_SECRET_KEY to the same value for every worker" in result.output
+    assert uvicorn_calls == []
+
+
+def test_run_with_a_bad_web_concurrency_is_a_message(
+    app_file: Path, uvicorn_calls: list[tuple[object, dict[str, Any]]]
+) -> None:
+    result = invoke("run", str(app_file), "--no-reload", env={"WEB_CONCURRENCY": "many"})
+
+    assert result.exit_code == 1
+    assert "Error: WEB_CONCURRENCY must be a whole number of worker processes, got 'many'" in (
+        result.output
+    )
+    assert uvicorn_calls == []
 
 
 def test_flasgo_port_beats_port(

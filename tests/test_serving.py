@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -45,6 +49,7 @@ def uvicorn_run(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
     monkeypatch.setattr(uvicorn, "run", recorder)
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("FLASGO_WORKERS", raising=False)
     return recorder
 
 
@@ -290,3 +295,156 @@ def test_serve_runs_granian_with_an_import_string(monkeypatch: pytest.MonkeyPatc
     assert options["interface"] == Interfaces.ASGI
     assert (options["port"], options["workers"], options["reload"]) == (9002, 2, False)
     assert served[0] == "served"
+
+
+# -- the WORKERS setting (FLASGO_WORKERS) --------------------------------------------------------
+
+
+@pytest.fixture
+def script_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Flasgo]:
+    """Build an app that lives in a script's ``__main__``, as ``python myscript.py`` runs it."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+    def build(**settings: object) -> Flasgo:
+        app = Flasgo(settings)
+        main = ModuleType("__main__")
+        main.__file__ = str(tmp_path / "myscript.py")
+        main.app = app  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        return app
+
+    return build
+
+
+def test_flasgo_workers_starts_that_many_workers_through_app_run(
+    uvicorn_run: Recorder, script_app: Callable[..., Flasgo], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASGO_WORKERS", "2")
+
+    script_app(**SHARED_KEY).run()
+
+    target, options = uvicorn_run.only
+    # Several workers import the app by name in each process.
+    assert (target, options["workers"], options["reload"]) == ("myscript:app", 2, False)
+
+
+def test_one_worker_from_the_setting_serves_the_app_object(uvicorn_run: Recorder) -> None:
+    app = Flasgo({"WORKERS": 1})
+
+    app.run()
+
+    target, options = uvicorn_run.only
+    assert (target, options["workers"]) == (app, 1)
+
+
+def test_the_workers_setting_beats_web_concurrency_and_loses_to_the_argument(
+    uvicorn_run: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    app = Flasgo({**SHARED_KEY, "WORKERS": 2})
+
+    serve(LoadedApp(app, "project:app"))
+    serve(LoadedApp(app, "project:app"), workers=3)
+
+    assert [options["workers"] for _, options in uvicorn_run.calls] == [2, 3]
+
+
+def test_flasgo_workers_without_a_secret_key_is_an_error_naming_secret_key(
+    uvicorn_run: Recorder, script_app: Callable[..., Flasgo], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASGO_WORKERS", "2")
+    app = script_app()
+
+    with pytest.raises(ConfigurationError) as info:
+        app.run()
+
+    assert str(info.value).startswith("SECRET_KEY is not set, and 2 workers would each generate")
+    assert "Set FLASGO_SECRET_KEY to the same value for every worker" in str(info.value)
+    assert uvicorn_run.calls == []
+
+
+def test_the_workers_setting_with_reload_is_an_error_naming_the_variable(
+    uvicorn_run: Recorder,
+) -> None:
+    app = Flasgo({**SHARED_KEY, "DEBUG": True, "WORKERS": 2})
+
+    with pytest.raises(ConfigurationError) as info:
+        serve(LoadedApp(app, "project:app"))
+
+    assert str(info.value) == (
+        "The WORKERS setting (FLASGO_WORKERS) asks for 2 worker processes, but reload runs a "
+        "single process; unset it or pass --no-reload (reload is on by default when DEBUG is true)"
+    )
+    assert uvicorn_run.calls == []
+
+
+def test_resolve_workers_with_the_setting() -> None:
+    assert resolve_workers(None, reload=False, setting=2) == 2
+    assert resolve_workers(3, reload=False, setting=2) == 3
+    assert resolve_workers(None, reload=True, setting=1) == 1
+    assert resolve_workers(None, reload=False, setting=None) is None
+
+
+def test_granian_gets_the_workers_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    granian = pytest.importorskip("granian")
+
+    seen: list[dict[str, Any]] = []
+
+    class FakeGranian:
+        def __init__(self, target: str, **options: Any) -> None:
+            seen.append(options)
+
+        def serve(self) -> None:
+            pass
+
+    monkeypatch.setattr(granian, "Granian", FakeGranian)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+
+    serve(LoadedApp(Flasgo({**SHARED_KEY, "WORKERS": 2}), "project:app"), server="granian")
+
+    assert seen[0]["workers"] == 2
+
+
+WORKERS_SCRIPT = """
+import os, sys
+from flasgo import Flasgo
+
+app = Flasgo()
+
+@app.get("/")
+def home():
+    return "worker"
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+@pytest.mark.e2e
+def test_flasgo_workers_2_really_starts_two_uvicorn_workers(tmp_path: Path) -> None:
+    from tests.e2e.test_uvicorn import SHUTDOWN_SECONDS, fetch, free_port, wait_until_listening
+
+    script = tmp_path / "workers_app.py"
+    script.write_text(WORKERS_SCRIPT, encoding="utf-8")
+    port, log = free_port(), tmp_path / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASGO_", "WEB_CONC"))}
+    env |= {"FLASGO_WORKERS": "2", "FLASGO_SECRET_KEY": SHARED_KEY["SECRET_KEY"]}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_listening(process, port, log)
+        status, _, body = fetch(port, "GET", "/")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=SHUTDOWN_SECONDS)
+    text = log.read_text()
+    assert (status, body) == (200, b"worker")
+    assert "Started parent process" in text
+    assert text.count("Started server process") == 2
+    assert "Traceback" not in text

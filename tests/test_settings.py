@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import get_type_hints
+from typing import Literal, get_type_hints
 
 import pytest
 from hypothesis import given
@@ -17,8 +17,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from flasgo.exceptions import ConfigurationError
-from flasgo.settings import _FIELDS, Settings
+from flasgo.settings import SETTINGS, Settings, find_setting, settings_reference
 
+ROOT = Path(__file__).resolve().parent.parent
 KEY = "k" * 32
 TOKEN = "t" * 40
 NO_ENV: dict[str, str] = {}
@@ -71,6 +72,7 @@ EXPECTED_DEFAULTS: dict[str, object] = {
     "WEBSOCKET_MAX_MESSAGE_BYTES": 65536,
     "WEBSOCKET_MAX_MESSAGES_PER_MINUTE": 120,
     "SERVER_LIMIT_CONCURRENCY": 1000,
+    "WORKERS": None,
     "METRICS_ENABLED": False,
     "METRICS_PATH": "/metrics",
     "METRICS_BEARER_TOKEN": None,
@@ -115,6 +117,136 @@ EXPECTED_DEFAULTS: dict[str, object] = {
 }
 
 
+# The table as it ships: name, annotated type, default, environment variable. A change here is a
+# change of the public settings: update docs/settings.md (scripts/gen-settings-doc) with it.
+TABLE_SNAPSHOT: list[tuple[str, str, object, str]] = [
+    ("DEBUG", "bool", False, "FLASGO_DEBUG"),
+    ("SECRET_KEY", "str", None, "FLASGO_SECRET_KEY"),
+    ("SECRET_KEY_FALLBACKS", "tuple[str, ...]", (), "FLASGO_SECRET_KEY_FALLBACKS"),
+    (
+        "ALLOWED_HOSTS",
+        "frozenset[str]",
+        frozenset(["127.0.0.1", "[::1]", "localhost"]),
+        "FLASGO_ALLOWED_HOSTS",
+    ),
+    ("ENFORCE_ALLOWED_HOSTS", "bool", True, "FLASGO_ENFORCE_ALLOWED_HOSTS"),
+    ("TRUSTED_PROXIES", "frozenset[str]", frozenset(), "FLASGO_TRUSTED_PROXIES"),
+    ("CSRF_ENABLED", "bool", True, "FLASGO_CSRF_ENABLED"),
+    ("CSRF_COOKIE_NAME", "str", "flasgo-csrf", "FLASGO_CSRF_COOKIE_NAME"),
+    ("CSRF_HEADER_NAME", "str", "x-csrf-token", "FLASGO_CSRF_HEADER_NAME"),
+    ("CSRF_TRUSTED_ORIGINS", "frozenset[str]", frozenset(), "FLASGO_CSRF_TRUSTED_ORIGINS"),
+    ("CSRF_CHECK_ORIGIN", "bool", True, "FLASGO_CSRF_CHECK_ORIGIN"),
+    ("CSRF_REQUIRE_ORIGIN", "bool", True, "FLASGO_CSRF_REQUIRE_ORIGIN"),
+    ("CSRF_COOKIE_SECURE", "bool", True, "FLASGO_CSRF_COOKIE_SECURE"),
+    ("SESSION_COOKIE_NAME", "str", "flasgo-session", "FLASGO_SESSION_COOKIE_NAME"),
+    ("SESSION_COOKIE_MAX_AGE", "int", 604800, "FLASGO_SESSION_COOKIE_MAX_AGE"),
+    ("SESSION_COOKIE_SECURE", "bool", True, "FLASGO_SESSION_COOKIE_SECURE"),
+    ("SESSION_COOKIE_HTTP_ONLY", "bool", True, "FLASGO_SESSION_COOKIE_HTTP_ONLY"),
+    (
+        "SESSION_COOKIE_SAME_SITE",
+        "Literal['Lax', 'Strict', 'None']",
+        "Lax",
+        "FLASGO_SESSION_COOKIE_SAME_SITE",
+    ),
+    ("SESSION_REFRESH_EACH_REQUEST", "bool", False, "FLASGO_SESSION_REFRESH_EACH_REQUEST"),
+    ("REDIS_URL", "str | None", None, "FLASGO_REDIS_URL"),
+    ("ENFORCE_NO_STORE_CACHE", "bool", True, "FLASGO_ENFORCE_NO_STORE_CACHE"),
+    ("MAX_REQUEST_BODY_BYTES", "int", 1048576, "FLASGO_MAX_REQUEST_BODY_BYTES"),
+    ("MAX_REQUEST_HEAD_BYTES", "int", 16384, "FLASGO_MAX_REQUEST_HEAD_BYTES"),
+    ("MAX_REQUEST_HEADERS", "int", 100, "FLASGO_MAX_REQUEST_HEADERS"),
+    ("MAX_URL_LENGTH", "int", 8192, "FLASGO_MAX_URL_LENGTH"),
+    ("REQUEST_READ_TIMEOUT_SECONDS", "float", 10.0, "FLASGO_REQUEST_READ_TIMEOUT_SECONDS"),
+    ("MAX_MULTIPART_PARTS", "int", 1000, "FLASGO_MAX_MULTIPART_PARTS"),
+    ("MAX_FILE_UPLOADS", "int", 100, "FLASGO_MAX_FILE_UPLOADS"),
+    ("MAX_FORM_FIELDS", "int", 1000, "FLASGO_MAX_FORM_FIELDS"),
+    ("MAX_FORM_MEMORY_BYTES", "int", 1048576, "FLASGO_MAX_FORM_MEMORY_BYTES"),
+    ("MAX_JSON_DEPTH", "int", 64, "FLASGO_MAX_JSON_DEPTH"),
+    ("MAX_VALIDATION_DEPTH", "int", 64, "FLASGO_MAX_VALIDATION_DEPTH"),
+    ("MAX_VALIDATION_WORK", "int", 10000, "FLASGO_MAX_VALIDATION_WORK"),
+    ("MAX_VALIDATION_ISSUES", "int", 100, "FLASGO_MAX_VALIDATION_ISSUES"),
+    ("REDIRECT_TRAILING_SLASH", "bool", False, "FLASGO_REDIRECT_TRAILING_SLASH"),
+    ("THREAD_POOL_SIZE", "int", 40, "FLASGO_THREAD_POOL_SIZE"),
+    ("SECURITY_FAILURE_RATE_LIMIT", "int", 50, "FLASGO_SECURITY_FAILURE_RATE_LIMIT"),
+    ("SECURITY_FAILURE_WINDOW_SECONDS", "int", 60, "FLASGO_SECURITY_FAILURE_WINDOW_SECONDS"),
+    ("LOG_SECURITY_EVENTS", "bool", True, "FLASGO_LOG_SECURITY_EVENTS"),
+    ("TRUST_INCOMING_REQUEST_ID", "bool", False, "FLASGO_TRUST_INCOMING_REQUEST_ID"),
+    ("LOG_FORMAT", "Literal['text', 'json']", "text", "FLASGO_LOG_FORMAT"),
+    ("LOG_LEVEL", "str", "INFO", "FLASGO_LOG_LEVEL"),
+    ("WEBSOCKET_ENFORCE_ORIGIN", "bool", True, "FLASGO_WEBSOCKET_ENFORCE_ORIGIN"),
+    (
+        "WEBSOCKET_ALLOWED_ORIGINS",
+        "frozenset[str]",
+        frozenset(),
+        "FLASGO_WEBSOCKET_ALLOWED_ORIGINS",
+    ),
+    ("WEBSOCKET_ALLOW_MISSING_ORIGIN", "bool", False, "FLASGO_WEBSOCKET_ALLOW_MISSING_ORIGIN"),
+    ("WEBSOCKET_MAX_MESSAGE_BYTES", "int", 65536, "FLASGO_WEBSOCKET_MAX_MESSAGE_BYTES"),
+    ("WEBSOCKET_MAX_MESSAGES_PER_MINUTE", "int", 120, "FLASGO_WEBSOCKET_MAX_MESSAGES_PER_MINUTE"),
+    ("SERVER_LIMIT_CONCURRENCY", "int", 1000, "FLASGO_SERVER_LIMIT_CONCURRENCY"),
+    ("WORKERS", "int | None", None, "FLASGO_WORKERS"),
+    ("METRICS_ENABLED", "bool", False, "FLASGO_METRICS_ENABLED"),
+    ("METRICS_PATH", "str", "/metrics", "FLASGO_METRICS_PATH"),
+    ("METRICS_BEARER_TOKEN", "str | None", None, "FLASGO_METRICS_BEARER_TOKEN"),
+    ("METRICS_EVENT_LOOP_ENABLED", "bool", True, "FLASGO_METRICS_EVENT_LOOP_ENABLED"),
+    (
+        "METRICS_EVENT_LOOP_INTERVAL_SECONDS",
+        "float",
+        0.1,
+        "FLASGO_METRICS_EVENT_LOOP_INTERVAL_SECONDS",
+    ),
+    ("OTEL_ENABLED", "bool", False, "FLASGO_OTEL_ENABLED"),
+    ("OTEL_SERVICE_NAME", "str", "flasgo", "FLASGO_OTEL_SERVICE_NAME"),
+    ("OTEL_SERVICE_VERSION", "str | None", None, "FLASGO_OTEL_SERVICE_VERSION"),
+    ("OTEL_TRACE_SAMPLE_RATIO", "float", 1.0, "FLASGO_OTEL_TRACE_SAMPLE_RATIO"),
+    ("OTEL_EXCLUDED_PATHS", "frozenset[str]", frozenset(), "FLASGO_OTEL_EXCLUDED_PATHS"),
+    ("OTEL_SET_GLOBAL_PROVIDER", "bool", True, "FLASGO_OTEL_SET_GLOBAL_PROVIDER"),
+    ("ENABLE_DOCS", "bool", False, "FLASGO_ENABLE_DOCS"),
+    ("DOCS_AUTH_BACKEND", "str | None", None, "FLASGO_DOCS_AUTH_BACKEND"),
+    ("DOCS_PATH", "str", "/docs", "FLASGO_DOCS_PATH"),
+    ("OPENAPI_PATH", "str", "/openapi.json", "FLASGO_OPENAPI_PATH"),
+    ("API_TITLE", "str", "Flasgo API", "FLASGO_API_TITLE"),
+    ("API_VERSION", "str | None", None, "FLASGO_API_VERSION"),
+    ("API_DESCRIPTION", "str", "", "FLASGO_API_DESCRIPTION"),
+    ("API_SERVERS", "tuple[str, ...]", (), "FLASGO_API_SERVERS"),
+    ("SSRF_ENABLED", "bool", True, "FLASGO_SSRF_ENABLED"),
+    (
+        "SSRF_ALLOWED_SCHEMES",
+        "frozenset[str]",
+        frozenset(["http", "https"]),
+        "FLASGO_SSRF_ALLOWED_SCHEMES",
+    ),
+    ("SSRF_ALLOWED_HOSTS", "frozenset[str]", frozenset(), "FLASGO_SSRF_ALLOWED_HOSTS"),
+    ("SSRF_ALLOW_PRIVATE_NETWORKS", "bool", False, "FLASGO_SSRF_ALLOW_PRIVATE_NETWORKS"),
+    ("SSRF_ALLOW_USERINFO", "bool", False, "FLASGO_SSRF_ALLOW_USERINFO"),
+    ("SSRF_ALLOW_UNRESOLVABLE_HOSTS", "bool", False, "FLASGO_SSRF_ALLOW_UNRESOLVABLE_HOSTS"),
+    (
+        "SSRF_RESOLUTION_TIMEOUT_SECONDS",
+        "float | None",
+        5.0,
+        "FLASGO_SSRF_RESOLUTION_TIMEOUT_SECONDS",
+    ),
+    (
+        "SECURITY_HEADERS",
+        "Mapping[str, str]",
+        EXPECTED_DEFAULTS["SECURITY_HEADERS"],
+        "FLASGO_SECURITY_HEADERS",
+    ),
+    (
+        "PAGE_SECURITY_HEADERS",
+        "Mapping[str, str]",
+        EXPECTED_DEFAULTS["PAGE_SECURITY_HEADERS"],
+        "FLASGO_PAGE_SECURITY_HEADERS",
+    ),
+    ("HSTS_SECONDS", "int", 63072000, "FLASGO_HSTS_SECONDS"),
+    ("HSTS_INCLUDE_SUBDOMAINS", "bool", True, "FLASGO_HSTS_INCLUDE_SUBDOMAINS"),
+    ("HSTS_PRELOAD", "bool", False, "FLASGO_HSTS_PRELOAD"),
+    ("EXTRA", "dict[str, object]", {}, "FLASGO_EXTRA"),
+]
+
+
+SECRET_ROWS = {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "REDIS_URL", "METRICS_BEARER_TOKEN"}
+
+
 def assign(settings: Settings, name: str, value: object) -> None:
     setattr(settings, name, value)
 
@@ -146,10 +278,50 @@ def test_default_security_headers_leave_hsts_to_its_own_keys() -> None:
     assert settings.HSTS_PRELOAD is False
 
 
-def test_class_annotations_match_the_key_table() -> None:
+def test_the_settings_table_is_pinned() -> None:
+    assert [(row.name, row.type, row.default, row.env) for row in SETTINGS] == TABLE_SNAPSHOT
+    assert {row.name for row in SETTINGS if row.secret} == SECRET_ROWS
+    assert all(row.description.endswith(".") for row in SETTINGS)
+
+
+def test_the_table_types_are_the_attribute_types() -> None:
     hints = get_type_hints(Settings)
     hints.pop("_secret_key_is_generated")
-    assert list(hints) == list(_FIELDS)
+    assert list(hints) == [row.name for row in SETTINGS]
+    assert hints["SESSION_COOKIE_SAME_SITE"] == Literal["Lax", "Strict", "None"]
+    assert hints["WORKERS"] == int | None
+
+
+def test_every_key_is_a_slot_read_as_a_plain_attribute() -> None:
+    settings = Settings()
+    assert not hasattr(settings, "__dict__")
+    for row in SETTINGS:
+        assert type(Settings.__dict__[row.name]).__name__ == "member_descriptor"
+
+
+def test_find_setting_returns_the_row_or_suggests_a_name() -> None:
+    row = find_setting("HSTS_SECONDS")
+    assert (row.env, row.env_kind, row.default) == ("FLASGO_HSTS_SECONDS", "int", 63_072_000)
+    with fails(r"^Unknown setting 'HSTS_SECOND'\. Did you mean 'HSTS_SECONDS'\?"):
+        find_setting("HSTS_SECOND")
+
+
+def test_the_settings_reference_is_generated_from_the_table() -> None:
+    text = settings_reference()
+    for row in SETTINGS:
+        assert f"## `{row.name}`\n\n{row.description}\n" in text
+        assert f"- Environment: `{row.env}`, " in text
+    assert "| [`REDIS_URL`](#redis_url) | `str \\| None` | `None` |" in text
+    assert "- Default: `['127.0.0.1', '[::1]', 'localhost']`" in text
+
+
+def test_docs_settings_md_is_up_to_date() -> None:
+    committed = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert committed == settings_reference(), "run scripts/gen-settings-doc and commit the result"
+
+
+def test_the_readme_links_the_settings_reference() -> None:
+    assert "(docs/settings.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_plain_construction_does_not_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -789,7 +961,7 @@ def test_env_extra() -> None:
     assert settings.EXTRA == {"A": 1, "B": [1, 2], "plain": "some text"}
 
 
-def test_env_ignores_cli_and_foreign_variables() -> None:
+def test_env_ignores_cli_and_foreign_variables(caplog: pytest.LogCaptureFixture) -> None:
     settings = load(
         FLASGO_APP="app:app",
         FLASGO_HOST="0.0.0.0",
@@ -797,31 +969,71 @@ def test_env_ignores_cli_and_foreign_variables() -> None:
         FLASGO_RELOAD="1",
         FLASGO_ENV="production",
         FLASGO_SKIP_DOTENV="1",
-        FLASGO_WORKERS="4",
         DEBUG="true",
         flasgo_debug="true",
     )
     assert settings.DEBUG is False
+    assert caplog.records == []
+
+
+def test_env_workers_is_a_setting() -> None:
+    assert load(FLASGO_WORKERS="2").WORKERS == 2
+    assert load().WORKERS is None
+    with fails(r"WORKERS must be a positive integer or None, got 0 .*FLASGO_WORKERS"):
+        load(FLASGO_WORKERS="0")
+    with fails("FLASGO_WORKERS must be an integer, got 'many'"):
+        load(FLASGO_WORKERS="many")
+
+
+UNKNOWN_TAIL = " Put your own keys under FLASGO_EXTRA__<NAME>."
 
 
 @pytest.mark.parametrize(
-    ("variable", "match"),
+    ("variable", "hint"),
     [
-        (
-            "FLASGO_ALLOWED_HOST",
-            (
-                r"^Unknown environment variable FLASGO_ALLOWED_HOST\. Did you mean "
-                r"FLASGO_ALLOWED_HOSTS\? Put your own keys under FLASGO_EXTRA__<NAME>\.$"
-            ),
-        ),
-        ("FLASGO_debug", r"Did you mean FLASGO_DEBUG\?"),
-        ("FLASGO_PORTT", r"Did you mean FLASGO_PORT\?"),
-        ("FLASGO_QWXZ", r"^Unknown environment variable FLASGO_QWXZ\. Put your own"),
+        ("FLASGO_ALLOWED_HOST", " Did you mean FLASGO_ALLOWED_HOSTS?"),
+        ("FLASGO_debug", " Did you mean FLASGO_DEBUG?"),
+        ("FLASGO_PORTT", " Did you mean FLASGO_PORT?"),
+        ("FLASGO_QWXZ", ""),
     ],
 )
-def test_env_unknown_variables(variable: str, match: str) -> None:
-    with fails(match):
-        Settings.load(environ={variable: "1"})
+def test_env_unknown_variables_warn_and_are_ignored(
+    variable: str, hint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = f"Unknown environment variable {variable} is ignored.{hint}{UNKNOWN_TAIL}"
+    settings = Settings.load(
+        environ={variable: "secret-looking-value", "FLASGO_MAX_JSON_DEPTH": "9"}
+    )
+    assert settings.MAX_JSON_DEPTH == 9
+    assert [(record.name, record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("flasgo.settings", "WARNING", message)
+    ]
+    assert "secret-looking-value" not in caplog.text
+
+
+def test_an_unknown_env_variable_does_not_stop_the_app(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flasgo import Flasgo
+
+    monkeypatch.setenv("FLASGO_ANYTHING", "1")
+    app = Flasgo({"SECRET_KEY": KEY})
+
+    @app.get("/")
+    async def index() -> str:
+        return "up"
+
+    response = app.test_client().get("/")
+    assert (response.status_code, response.text) == (200, "up")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "flasgo.settings"]
+    assert warnings == [f"Unknown environment variable FLASGO_ANYTHING is ignored.{UNKNOWN_TAIL}"]
+
+
+def test_an_unknown_key_in_code_still_stops_the_app() -> None:
+    from flasgo import Flasgo
+
+    with fails(r"^Unknown setting 'ALLOWED_HOST'\. Did you mean 'ALLOWED_HOSTS'\?"):
+        Flasgo({"ALLOWED_HOST": ["a.test"]})
 
 
 def test_precedence_defaults_then_environment_then_code() -> None:
@@ -934,7 +1146,7 @@ ANY_VALUES = JSON_VALUES | st.binary(max_size=8) | st.frozensets(st.text(max_siz
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(list(_FIELDS)), ANY_VALUES, max_size=6))
+@given(st.dictionaries(st.sampled_from([row.name for row in SETTINGS]), ANY_VALUES, max_size=6))
 def test_any_mapping_of_known_keys_loads_or_raises_configuration_error(
     values: Mapping[str, object],
 ) -> None:
@@ -942,13 +1154,13 @@ def test_any_mapping_of_known_keys_loads_or_raises_configuration_error(
         settings = Settings.load(values, environ=NO_ENV)
     except ConfigurationError:
         return
-    assert settings.as_dict().keys() == _FIELDS.keys()
+    assert settings.as_dict().keys() == {row.name for row in SETTINGS}
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from([f"FLASGO_{key}" for key in _FIELDS]).map(str),
+        st.sampled_from([row.env for row in SETTINGS]),
         st.text(max_size=30) | st.sampled_from(["true", "1", "[]", "{}", "null", "1e999", "NaN"]),
         max_size=6,
     )

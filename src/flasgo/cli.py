@@ -1,9 +1,9 @@
 """The ``flasgo`` command line: ``run`` serves an app, ``routes`` lists its URL rules,
 ``openapi`` exports its OpenAPI document, ``check --deploy`` lists its production problems.
 
-Importing this module costs click only: discovery, the app and the servers load when a command
-runs. Errors in the user's target end the command with exit status 2 and a one-paragraph
-message, never a traceback.
+Importing this module costs click and the settings table only: discovery, the app and the
+servers load when a command runs. Errors in the user's target end the command with exit status 2
+and a one-paragraph message, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from flasgo.settings import find_setting
 
 if TYPE_CHECKING:
     from flasgo.discovery import LoadedApp
@@ -99,8 +101,13 @@ def cli() -> None:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    envvar=WORKERS_ENV,
-    help=f"Worker processes [default: 1; env {WORKERS_ENV}].",
+    # NOTE: no envvar here: `serve` reads the WORKERS setting, then WEB_CONCURRENCY, so that
+    # `flasgo run` and `app.run()` pick the same count.
+    help=(
+        f"Worker processes [default: the app's WORKERS setting "
+        f"(env {find_setting('WORKERS').env}), "
+        f"then env {WORKERS_ENV}, then 1]."
+    ),
 )
 @click.option(
     "--server",

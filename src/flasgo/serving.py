@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from flasgo.discovery import AppObject, LoadedApp, import_string_for, load_app
 from flasgo.exceptions import ConfigurationError
-from flasgo.security.checks import require_shared_secret
+from flasgo.security.checks import WORKERS_ENV, require_shared_secret
+from flasgo.settings import find_setting
 
 __all__ = [
     "WORKERS_ENV",
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 ServerName = Literal["uvicorn", "granian"]
-WORKERS_ENV = "WEB_CONCURRENCY"
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 _RELOAD_HINT = (
@@ -59,7 +59,8 @@ def serve(
         host: Interface to bind.
         port: TCP port to bind.
         reload: Restart on code changes (watchfiles); defaults to the app's ``DEBUG`` setting.
-        workers: Worker processes; defaults to ``WEB_CONCURRENCY`` or one.
+        workers: Worker processes; defaults to the app's ``WORKERS`` setting
+            (``FLASGO_WORKERS``), then ``WEB_CONCURRENCY``, then one.
         server: ``"uvicorn"`` or ``"granian"``.
         reload_dirs: Folders to watch when reloading (default: the working folder).
         log_level: The server's log level, e.g. ``"info"`` or ``"debug"``.
@@ -72,7 +73,7 @@ def serve(
     loaded = _as_loaded(app_or_target)
     if reload is None:
         reload = bool(_setting(loaded.app, "DEBUG", default=False))
-    workers = resolve_workers(workers, reload=reload)
+    workers = resolve_workers(workers, reload=reload, setting=_int_setting(loaded.app, "WORKERS"))
     require_shared_secret(loaded.app, workers)
     common: dict[str, Any] = {
         "host": host,
@@ -98,12 +99,15 @@ def _as_loaded(app_or_target: AppObject | LoadedApp | str) -> LoadedApp:
     return LoadedApp(app_or_target, import_string=None)
 
 
-def resolve_workers(workers: int | None, *, reload: bool) -> int | None:
-    """Decide the worker count from the argument, then ``WEB_CONCURRENCY``.
+def resolve_workers(workers: int | None, *, reload: bool, setting: int | None = None) -> int | None:
+    """Decide the worker count: the argument, then the ``WORKERS`` setting, then
+    ``WEB_CONCURRENCY``.
 
     Args:
-        workers: The count asked for, or None.
-        reload: Whether the reloader runs (it runs one process, so the environment is ignored).
+        workers: The count asked for (``--workers``, ``workers=``), or None.
+        reload: Whether the reloader runs (it runs one process, so ``WEB_CONCURRENCY`` is
+            ignored; several workers asked for in any other way are an error).
+        setting: The app's ``WORKERS`` setting (``FLASGO_WORKERS``), or None.
 
     Returns:
         The count, or None for one in-process server.
@@ -111,6 +115,14 @@ def resolve_workers(workers: int | None, *, reload: bool) -> int | None:
     Raises:
         ConfigurationError: The count is below one, not a number, or combined with reload.
     """
+    if workers is None and setting is not None:
+        if reload and setting > 1:
+            raise ConfigurationError(
+                f"The WORKERS setting ({find_setting('WORKERS').env}) asks for {setting} worker "
+                f"processes, but reload runs a single process; unset it or pass --no-reload "
+                f"(reload is on by default when DEBUG is true)"
+            )
+        workers = setting
     if workers is None:
         raw = os.environ.get(WORKERS_ENV, "").strip()
         if not raw or reload:

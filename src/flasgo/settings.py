@@ -1,48 +1,73 @@
-"""Settings: every configuration key of the framework, its default, loading and validation.
+"""Settings: the table of every configuration key, and the validated `Settings` object.
 
-Each key is described once in `_FIELDS` (default, validator, how to read it from the environment).
-Values are validated and normalised when they are set, so the hot path only does plain attribute
-reads. Collections are stored immutable (`frozenset`, `tuple`, a read-only mapping) so that an
-in-place edit cannot skip validation; assign a new value instead.
+Each key is declared once, as an annotated attribute of `_Keys`: its name, type, default,
+validator and description. `SETTINGS` is that table as `Setting` rows (with the environment
+variable of each key); validation, the environment reader, ``flasgo check --deploy`` and the
+generated reference (`settings_reference`, written to docs/settings.md) all read it. `Settings`
+inherits the annotations and stores each key in a slot, so ``app.settings.X`` on the hot path is
+a plain attribute read. Values are validated and normalised when they are set; collections are
+stored immutable (`frozenset`, `tuple`, a read-only mapping) so that an in-place edit cannot
+skip validation.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from flasgo.exceptions import ConfigurationError
 
-__all__ = ["Settings"]
+__all__ = ["SETTINGS", "Setting", "Settings", "find_setting", "settings_reference"]
 
-_Kind = Literal["bool", "int", "float", "str", "collection", "dict"]
+EnvKind = Literal["bool", "int", "float", "str", "collection", "dict"]
 _Check = Callable[[str, object], object]
 
+_log = logging.getLogger("flasgo.settings")
 
-class _Field(NamedTuple):
+
+class Setting(NamedTuple):
+    """One row of the settings table (immutable).
+
+    Attributes:
+        name: The key, e.g. ``"DEBUG"``; also the attribute of `Settings`.
+        type: The stored value's type as annotated, e.g. ``"frozenset[str]"``.
+        default: The default in its stored form; None for ``SECRET_KEY`` means "generate one".
+        check: The validator: ``check(name, value)`` returns the stored value or raises
+            `ConfigurationError`.
+        description: What the key does, one or two sentences.
+        env: The environment variable that sets it, e.g. ``"FLASGO_DEBUG"``.
+        env_kind: How the variable's text is read (``"bool"``, ``"int"``, ``"collection"``...).
+        secret: Whether values are kept out of error messages.
+    """
+
+    name: str
+    type: str
     default: object
     check: _Check
-    kind: _Kind
+    description: str
+    env: str
+    env_kind: EnvKind
+    secret: bool
+
+
+# PERF: `Setting` is a NamedTuple rather than a frozen dataclass because building a dataclass
+# costs about a millisecond of `import flasgo`; a NamedTuple is as immutable and has no __dict__.
 
 
 _ENV_PREFIX: Final = "FLASGO_"
 _ENV_EXTRA_PREFIX: Final = "EXTRA__"
-# NOTE: read by the CLI before the app exists; they are not settings.
-_CLI_VARIABLES: Final = frozenset(
-    {"APP", "HOST", "PORT", "RELOAD", "ENV", "SKIP_DOTENV", "WORKERS"}
-)
+# NOTE: read by the command line before the app exists; they are not settings.
+_CLI_VARIABLES: Final = frozenset({"APP", "HOST", "PORT", "RELOAD", "ENV", "SKIP_DOTENV"})
 _INSECURE_SECRET: Final = "dev-insecure-secret-change-this"  # noqa: S105  # refused, not used
 _MIN_SECRET_LENGTH: Final = 32
 _KEYGEN_ADVICE: Final = (
     "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-)
-_SECRET_KEYS: Final = frozenset(
-    {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "METRICS_BEARER_TOKEN", "REDIS_URL"}
 )
 _HSTS_PRELOAD_MIN_SECONDS: Final = 31_536_000
 _TRUE_WORDS: Final = frozenset({"true", "1", "yes", "on"})
@@ -51,13 +76,15 @@ _LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET")
 _SAME_SITE: Final = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
-_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
-_PATH = re.compile(r"/[\x21-\x7e]*")
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+# PERF: patterns are compiled on first use (through re's cache) by the validators, not at import:
+# `import flasgo` should not pay for them.
+_TCHARS: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_HEADER_VALUE: Final = r"[\x20-\x7e]*"
+_BEARER_CHARS: Final = r"[A-Za-z0-9._~+/-]+=*"
+_SCHEME: Final = r"[a-z][a-z0-9+.-]*"
+_PATH: Final = r"/[\x21-\x7e]*"
+_LABEL: Final = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOSTNAME: Final = rf"{_LABEL}(?:\.{_LABEL})*"
 
 # Sent with every response. NOTE: no X-XSS-Protection, Pragma or Expires: legacy headers
 # that OWASP advises against or that no-store already covers.
@@ -80,7 +107,8 @@ _DEFAULT_PAGE_SECURITY_HEADERS: Final = MappingProxyType(
 
 
 def _describe(name: str, value: object) -> str:
-    if name in _SECRET_KEYS:
+    row = _BY_NAME.get(name)
+    if row is not None and row.secret:
         return f"a {type(value).__name__}"  # SECURITY: messages end up in logs.
     try:
         text = repr(value)
@@ -91,23 +119,47 @@ def _describe(name: str, value: object) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def _unknown_key(key: str, *, variable: bool = False) -> ConfigurationError:
+def _closest(key: str, candidates: Iterable[str]) -> str | None:
     import difflib
 
-    candidates = list(_FIELDS) + (sorted(_CLI_VARIABLES) if variable else [])
+    names = list(candidates)
     upper = key.upper()
-    matches = [upper] if upper in candidates else difflib.get_close_matches(upper, candidates, n=1)
-    if variable:
-        hint = f" Did you mean {_ENV_PREFIX}{matches[0]}?" if matches else ""
-        return ConfigurationError(
-            f"Unknown environment variable {_ENV_PREFIX}{key}.{hint}"
-            f" Put your own keys under {_ENV_PREFIX}{_ENV_EXTRA_PREFIX}<NAME>."
-        )
-    hint = f" Did you mean {matches[0]!r}?" if matches else ""
+    if upper in names:
+        return upper
+    matches = difflib.get_close_matches(upper, names, n=1)
+    return matches[0] if matches else None
+
+
+def _unknown_key(key: str) -> ConfigurationError:
+    match = _closest(key, _BY_NAME)
+    hint = f" Did you mean {match!r}?" if match else ""
     return ConfigurationError(f"Unknown setting {key!r}.{hint} Put your own keys under EXTRA.")
 
 
-# --- scalar fields ------------------------------------------------------------------------------
+def _warn_unknown_variable(key: str) -> None:
+    # NOTE: the environment is shared with other tools, so a stray FLASGO_* variable is reported,
+    # not fatal; its value is never logged (it may be a secret).
+    match = _closest(key, [*_BY_NAME, *sorted(_CLI_VARIABLES)])
+    hint = f" Did you mean {_ENV_PREFIX}{match}?" if match else ""
+    _log.warning(
+        "Unknown environment variable %s%s is ignored.%s Put your own keys under %s%s<NAME>.",
+        _ENV_PREFIX,
+        key,
+        hint,
+        _ENV_PREFIX,
+        _ENV_EXTRA_PREFIX,
+    )
+
+
+def _declare(
+    default: object, check: _Check, env_kind: EnvKind, description: str, *, secret: bool = False
+) -> Any:
+    # NOTE: typed Any, like dataclasses.field, so that `DEBUG: bool = _bool(...)` type-checks;
+    # the name, type and variable are filled in from the attribute by `_rows`.
+    return Setting("", "", default, check, description, "", env_kind, secret)
+
+
+# --- scalar keys --------------------------------------------------------------------------------
 
 
 def _check_bool(name: str, value: object) -> bool:
@@ -116,24 +168,33 @@ def _check_bool(name: str, value: object) -> bool:
     raise ConfigurationError(f"{name} must be True or False, got {_describe(name, value)}")
 
 
-def _bool(default: bool) -> _Field:
-    return _Field(default, _check_bool, "bool")
+def _bool(default: bool, description: str) -> Any:
+    return _declare(default, _check_bool, "bool", description)
 
 
-def _int(default: int, minimum: int = 1) -> _Field:
+def _int(default: int | None, description: str, *, minimum: int = 1, optional: bool = False) -> Any:
     bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    bound += " or None" if optional else ""
 
-    def check(name: str, value: object) -> int:
+    def check(name: str, value: object) -> int | None:
+        if value is None and optional:
+            return None
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ConfigurationError(f"{name} must be {bound}, got {_describe(name, value)}")
         return int(value)
 
-    return _Field(default, check, "int")
+    return _declare(default, check, "int", description)
 
 
 def _float(
-    default: float | None, low: float, high: float, *, above: bool = False, optional: bool = False
-) -> _Field:
+    default: float | None,
+    description: str,
+    *,
+    low: float,
+    high: float = math.inf,
+    above: bool = False,
+    optional: bool = False,
+) -> Any:
     bound = f"a number > {low}" if above else f"a number from {low} to {high}"
     bound += " or None" if optional else ""
 
@@ -155,10 +216,12 @@ def _float(
             raise ConfigurationError(f"{name} must be {bound}, got {_describe(name, value)}")
         return number
 
-    return _Field(default, check, "float")
+    return _declare(default, check, "float", description)
 
 
-def _text(default: str | None, *, optional: bool = False, non_empty: bool = False) -> _Field:
+def _text(
+    default: str | None, description: str, *, optional: bool = False, non_empty: bool = False
+) -> Any:
     def check(name: str, value: object) -> str | None:
         if value is None and optional:
             return None
@@ -168,10 +231,10 @@ def _text(default: str | None, *, optional: bool = False, non_empty: bool = Fals
             raise ConfigurationError(f"{name} must be {kind}, got {_describe(name, value)}")
         return value
 
-    return _Field(default, check, "str")
+    return _declare(default, check, "str", description)
 
 
-def _choice(default: str, canonical: Mapping[str, str]) -> _Field:
+def _choice(default: str, canonical: Mapping[str, str], description: str) -> Any:
     names = ", ".join(repr(choice) for choice in canonical.values())
 
     def check(name: str, value: object) -> str:
@@ -179,7 +242,7 @@ def _choice(default: str, canonical: Mapping[str, str]) -> _Field:
             return canonical[value.lower()]
         raise ConfigurationError(f"{name} must be one of {names}, got {_describe(name, value)}")
 
-    return _Field(default, check, "str")
+    return _declare(default, check, "str", description)
 
 
 def _string_check(check: Callable[[str, str], str]) -> Callable[[str, object], str]:
@@ -213,7 +276,7 @@ _secret_string = _string_check(_check_secret)
 
 
 def _check_cookie_name(name: str, value: str) -> str:
-    if not _TOKEN.fullmatch(value):
+    if not re.fullmatch(_TCHARS, value):
         raise ConfigurationError(
             f"{name} must be a cookie name made of letters, digits and !#$%&'*+-.^_`|~ "
             f"(an RFC 6265 token), got {value!r}"
@@ -222,7 +285,7 @@ def _check_cookie_name(name: str, value: str) -> str:
 
 
 def _check_header_name(name: str, value: str) -> str:
-    if not _TOKEN.fullmatch(value):
+    if not re.fullmatch(_TCHARS, value):
         raise ConfigurationError(
             f"{name} must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), "
             f"got {value!r}"
@@ -231,7 +294,7 @@ def _check_header_name(name: str, value: str) -> str:
 
 
 def _check_path(name: str, value: str) -> str:
-    if not _PATH.fullmatch(value) or "?" in value or "#" in value:
+    if not re.fullmatch(_PATH, value) or "?" in value or "#" in value:
         raise ConfigurationError(
             f"{name} must be a URL path starting with '/' without spaces, query or fragment, "
             f"got {value!r}"
@@ -240,7 +303,7 @@ def _check_path(name: str, value: str) -> str:
 
 
 def _check_bearer_token(name: str, value: str) -> str:
-    if len(value) < _MIN_SECRET_LENGTH or not _BEARER_TOKEN.fullmatch(value):
+    if len(value) < _MIN_SECRET_LENGTH or not re.fullmatch(_BEARER_CHARS, value):
         raise ConfigurationError(
             f"{name} must be at least {_MIN_SECRET_LENGTH} characters of A-Z a-z 0-9 . _ ~ + / - "
             f"(optionally ending in '='); {_KEYGEN_ADVICE}"
@@ -278,7 +341,7 @@ def _hostname(name: str, entry: str, host: str) -> str:
         return f"[{_ip(name, entry, inner, version=6)}]"
     if host.count(":") > 1:
         return f"[{_ip(name, entry, host, version=6)}]"
-    if len(host) > 253 or not _HOSTNAME.fullmatch(host):
+    if len(host) > 253 or not re.fullmatch(_HOSTNAME, host):
         raise ConfigurationError(
             f"{name} entry {entry!r} is not a valid host name; use letters, digits, '-' and '.'"
         )
@@ -342,7 +405,7 @@ def _check_ssrf_host(name: str, entry: str) -> str:
 
 def _check_origin(name: str, entry: str, *, wildcard: bool = False) -> str:
     scheme, _, authority = entry.lower().partition("://")
-    if not _SCHEME.fullmatch(scheme) or _has_space(entry) or not authority:
+    if not re.fullmatch(_SCHEME, scheme) or _has_space(entry) or not authority:
         raise ConfigurationError(
             f"{name} entry {entry!r} must be an origin such as 'https://example.com'"
         )
@@ -368,8 +431,30 @@ def _check_trusted_origin(name: str, entry: str) -> str:
     return _check_host_pattern(name, entry)
 
 
-def _check_websocket_origin(name: str, entry: str) -> str:
-    return _check_origin(name, entry)
+_HostForm = Literal["host", "trusted-origin", "origin", "outbound-host"]
+
+
+def _parse_host_entry(name: str, entry: str, form: _HostForm) -> str:
+    """Validate one host or origin entry of the key `name` and return it normalised.
+
+    NOTE: the one door through which the table's host and origin keys are parsed (ALLOWED_HOSTS,
+    CSRF_TRUSTED_ORIGINS, WEBSOCKET_ALLOWED_ORIGINS, SSRF_ALLOWED_HOSTS), so that a shared
+    host/origin parser can replace what is behind it in one place.
+    """
+    if form == "host":
+        return _check_host_pattern(name, entry)
+    if form == "trusted-origin":
+        return _check_trusted_origin(name, entry)
+    if form == "origin":
+        return _check_origin(name, entry)
+    return _check_ssrf_host(name, entry)
+
+
+def _hosts(form: _HostForm) -> Callable[[str, str], str]:
+    def entry(name: str, value: str) -> str:
+        return _parse_host_entry(name, value, form)
+
+    return entry
 
 
 def _check_proxy(name: str, entry: str) -> str:
@@ -387,7 +472,7 @@ def _check_proxy(name: str, entry: str) -> str:
 
 
 def _check_scheme(name: str, entry: str) -> str:
-    if not _SCHEME.fullmatch(entry.lower()):
+    if not re.fullmatch(_SCHEME, entry.lower()):
         raise ConfigurationError(f"{name} entry {entry!r} is not a URL scheme such as 'https'")
     return entry.lower()
 
@@ -415,22 +500,26 @@ def _strings(name: str, value: object) -> list[str]:
 
 
 def _set(
-    default: Iterable[str], entry: Callable[[str, str], str], *, non_empty: bool = False
-) -> _Field:
+    default: Iterable[str],
+    entry: Callable[[str, str], str],
+    description: str,
+    *,
+    non_empty: bool = False,
+) -> Any:
     def check(name: str, value: object) -> frozenset[str]:
         result = frozenset(entry(name, item) for item in _strings(name, value))
         if non_empty and not result:
             raise ConfigurationError(f"{name} must not be empty")
         return result
 
-    return _Field(frozenset(default), check, "collection")
+    return _declare(frozenset(default), check, "collection", description)
 
 
-def _list(entry: Callable[[str, str], str]) -> _Field:
+def _list(entry: Callable[[str, str], str], description: str, *, secret: bool = False) -> Any:
     def check(name: str, value: object) -> tuple[str, ...]:
         return tuple(entry(name, item) for item in _strings(name, value))
 
-    return _Field((), check, "collection")
+    return _declare((), check, "collection", description, secret=secret)
 
 
 def _string_keys(name: str, value: object) -> dict[str, object]:
@@ -458,7 +547,7 @@ def _check_security_headers(name: str, value: object) -> Mapping[str, str]:
             )
         if header in headers:
             raise ConfigurationError(f"{name} sets {header!r} twice (names are case-insensitive)")
-        if not isinstance(header_value, str) or not _HEADER_VALUE.fullmatch(header_value):
+        if not isinstance(header_value, str) or not re.fullmatch(_HEADER_VALUE, header_value):
             raise ConfigurationError(
                 f"{name}[{key!r}] must be printable ASCII without CR, LF or NUL, "
                 f"got {_describe(name, header_value)}"
@@ -467,105 +556,391 @@ def _check_security_headers(name: str, value: object) -> Mapping[str, str]:
     return MappingProxyType(headers)
 
 
-def _field(default: str, check: Callable[[str, str], str]) -> _Field:
-    return _Field(default, _string_check(check), "str")
+def _field(default: str, check: Callable[[str, str], str], description: str) -> Any:
+    return _declare(default, _string_check(check), "str", description)
 
 
-def _optional_field(check: Callable[[str, str], str]) -> _Field:
+def _optional_field(
+    check: Callable[[str, str], str], description: str, *, secret: bool = False
+) -> Any:
     strict = _string_check(check)
 
     def run(name: str, value: object) -> object:
         return None if value is None else strict(name, value)
 
-    return _Field(None, run, "str")
+    return _declare(None, run, "str", description, secret=secret)
 
 
-# Every key, its default and its validator, in documentation order.
-_FIELDS: Final[Mapping[str, _Field]] = {
-    "DEBUG": _bool(False),
-    "SECRET_KEY": _Field(None, _check_secret_key, "str"),
-    "SECRET_KEY_FALLBACKS": _list(_check_secret),
-    "ALLOWED_HOSTS": _set({"localhost", "127.0.0.1", "[::1]"}, _check_host_pattern),
-    "ENFORCE_ALLOWED_HOSTS": _bool(True),
-    "TRUSTED_PROXIES": _set((), _check_proxy),
-    "CSRF_ENABLED": _bool(True),
-    "CSRF_COOKIE_NAME": _field("flasgo-csrf", _check_cookie_name),
-    "CSRF_HEADER_NAME": _field("x-csrf-token", _check_header_name),
-    "CSRF_TRUSTED_ORIGINS": _set((), _check_trusted_origin),
-    "CSRF_CHECK_ORIGIN": _bool(True),
-    "CSRF_REQUIRE_ORIGIN": _bool(True),
-    "CSRF_COOKIE_SECURE": _bool(True),
-    "SESSION_COOKIE_NAME": _field("flasgo-session", _check_cookie_name),
-    "SESSION_COOKIE_MAX_AGE": _int(604_800),
-    "SESSION_COOKIE_SECURE": _bool(True),
-    "SESSION_COOKIE_HTTP_ONLY": _bool(True),
-    "SESSION_COOKIE_SAME_SITE": _choice("Lax", _SAME_SITE),
-    "SESSION_REFRESH_EACH_REQUEST": _bool(False),
-    "REDIS_URL": _optional_field(_check_redis_url),
-    "ENFORCE_NO_STORE_CACHE": _bool(True),
-    "MAX_REQUEST_BODY_BYTES": _int(1_048_576),
-    "MAX_REQUEST_HEAD_BYTES": _int(16_384),
-    "MAX_REQUEST_HEADERS": _int(100),
-    "MAX_URL_LENGTH": _int(8192),
-    "REQUEST_READ_TIMEOUT_SECONDS": _float(10.0, 0, math.inf, above=True),
-    "MAX_MULTIPART_PARTS": _int(1000),
-    "MAX_FILE_UPLOADS": _int(100),
-    "MAX_FORM_FIELDS": _int(1000),
-    "MAX_FORM_MEMORY_BYTES": _int(1_048_576),
-    "MAX_JSON_DEPTH": _int(64),
-    "MAX_VALIDATION_DEPTH": _int(64),
-    "MAX_VALIDATION_WORK": _int(10_000),
-    "MAX_VALIDATION_ISSUES": _int(100, minimum=2),
-    "REDIRECT_TRAILING_SLASH": _bool(False),
-    "THREAD_POOL_SIZE": _int(40),
-    "SECURITY_FAILURE_RATE_LIMIT": _int(50, minimum=0),
-    "SECURITY_FAILURE_WINDOW_SECONDS": _int(60),
-    "LOG_SECURITY_EVENTS": _bool(True),
-    "TRUST_INCOMING_REQUEST_ID": _bool(False),
-    "LOG_FORMAT": _choice("text", {"text": "text", "json": "json"}),
-    "LOG_LEVEL": _choice("INFO", {level.lower(): level for level in _LOG_LEVELS}),
-    "WEBSOCKET_ENFORCE_ORIGIN": _bool(True),
-    "WEBSOCKET_ALLOWED_ORIGINS": _set((), _check_websocket_origin),
-    "WEBSOCKET_ALLOW_MISSING_ORIGIN": _bool(False),
-    "WEBSOCKET_MAX_MESSAGE_BYTES": _int(65_536),
-    "WEBSOCKET_MAX_MESSAGES_PER_MINUTE": _int(120),
-    "SERVER_LIMIT_CONCURRENCY": _int(1000),
-    "METRICS_ENABLED": _bool(False),
-    "METRICS_PATH": _field("/metrics", _check_path),
-    "METRICS_BEARER_TOKEN": _optional_field(_check_bearer_token),
-    "METRICS_EVENT_LOOP_ENABLED": _bool(True),
-    "METRICS_EVENT_LOOP_INTERVAL_SECONDS": _float(0.1, 0.01, 60.0),
-    "OTEL_ENABLED": _bool(False),
-    "OTEL_SERVICE_NAME": _text("flasgo", non_empty=True),
-    "OTEL_SERVICE_VERSION": _text(None, optional=True),
-    "OTEL_TRACE_SAMPLE_RATIO": _float(1.0, 0.0, 1.0),
-    "OTEL_EXCLUDED_PATHS": _set((), _check_path),
-    "OTEL_SET_GLOBAL_PROVIDER": _bool(True),
-    "ENABLE_DOCS": _bool(False),
-    "DOCS_AUTH_BACKEND": _text(None, optional=True, non_empty=True),
-    "DOCS_PATH": _field("/docs", _check_path),
-    "OPENAPI_PATH": _field("/openapi.json", _check_path),
-    "API_TITLE": _text("Flasgo API"),
-    # None: the version of the app's installed package, else 0.1.0 (flasgo.openapi.info).
-    "API_VERSION": _text(None, optional=True, non_empty=True),
-    "API_DESCRIPTION": _text(""),
-    "API_SERVERS": _list(_check_non_empty),
-    "SSRF_ENABLED": _bool(True),
-    "SSRF_ALLOWED_SCHEMES": _set({"http", "https"}, _check_scheme, non_empty=True),
-    "SSRF_ALLOWED_HOSTS": _set((), _check_ssrf_host),
-    "SSRF_ALLOW_PRIVATE_NETWORKS": _bool(False),
-    "SSRF_ALLOW_USERINFO": _bool(False),
-    "SSRF_ALLOW_UNRESOLVABLE_HOSTS": _bool(False),
-    "SSRF_RESOLUTION_TIMEOUT_SECONDS": _float(5.0, 0, math.inf, above=True, optional=True),
-    "SECURITY_HEADERS": _Field(_DEFAULT_SECURITY_HEADERS, _check_security_headers, "dict"),
-    "PAGE_SECURITY_HEADERS": _Field(
-        _DEFAULT_PAGE_SECURITY_HEADERS, _check_security_headers, "dict"
-    ),
-    "HSTS_SECONDS": _int(63_072_000, minimum=0),
-    "HSTS_INCLUDE_SUBDOMAINS": _bool(True),
-    "HSTS_PRELOAD": _bool(False),
-    "EXTRA": _Field(MappingProxyType({}), _check_extra, "dict"),
-}
+# --- the table ----------------------------------------------------------------------------------
+
+
+class _Keys:
+    """Every key, declared once, in documentation order: ``NAME: type = helper(default, ...)``.
+
+    The annotation is the stored type, the helper picks the validator and how the environment
+    variable is read, and the last text is the description. `Settings` inherits the annotations;
+    `SETTINGS` holds the rows.
+    """
+
+    __slots__ = ()
+
+    # Core
+    DEBUG: bool = _bool(
+        False,
+        "Debug mode: error pages show tracebacks, and `flasgo run` / `app.run()` reload on code "
+        "changes unless told otherwise. Never in production.",
+    )
+    SECRET_KEY: str = _declare(
+        None,
+        _check_secret_key,
+        "str",
+        "The key that signs sessions and CSRF tokens; at least 32 characters. None generates a "
+        "random key per process: sessions then end on restart and cannot span workers.",
+        secret=True,
+    )
+    SECRET_KEY_FALLBACKS: tuple[str, ...] = _list(
+        _check_secret,
+        "Older keys still accepted when verifying signatures, so SECRET_KEY can be rotated "
+        "without logging everyone out; new signatures always use SECRET_KEY.",
+        secret=True,
+    )
+
+    # Hosts and proxies
+    ALLOWED_HOSTS: frozenset[str] = _set(
+        {"localhost", "127.0.0.1", "[::1]"},
+        _hosts("host"),
+        "Host names this app answers to; a request for another Host gets 400. "
+        "'.example.com' also allows every subdomain; '*' is refused.",
+    )
+    ENFORCE_ALLOWED_HOSTS: bool = _bool(True, "Check the Host header against ALLOWED_HOSTS.")
+    TRUSTED_PROXIES: frozenset[str] = _set(
+        (),
+        _check_proxy,
+        "Addresses or CIDR networks of the reverse proxies whose Forwarded and X-Forwarded-* "
+        "headers are believed; from any other peer those headers are ignored.",
+    )
+
+    # CSRF
+    CSRF_ENABLED: bool = _bool(
+        True,
+        "CSRF protection for every method but GET, HEAD, OPTIONS and TRACE; exempt single "
+        "routes rather than turning it off.",
+    )
+    CSRF_COOKIE_NAME: str = _field(
+        "flasgo-csrf", _check_cookie_name, "Name of the cookie that holds the CSRF token."
+    )
+    CSRF_HEADER_NAME: str = _field(
+        "x-csrf-token",
+        _check_header_name,
+        "Request header that carries the CSRF token back (stored lower-case).",
+    )
+    CSRF_TRUSTED_ORIGINS: frozenset[str] = _set(
+        (),
+        _hosts("trusted-origin"),
+        "Other origins allowed to send unsafe requests: 'https://app.example.com', "
+        "'https://*.example.com', a bare host or '.example.com'.",
+    )
+    CSRF_CHECK_ORIGIN: bool = _bool(
+        True,
+        "Compare the Origin (or Referer) of unsafe requests with the app's own origin and "
+        "CSRF_TRUSTED_ORIGINS.",
+    )
+    CSRF_REQUIRE_ORIGIN: bool = _bool(
+        True, "Refuse unsafe requests that carry neither an Origin nor a Referer header."
+    )
+    CSRF_COOKIE_SECURE: bool = _bool(True, "Send the CSRF cookie over HTTPS only.")
+
+    # Sessions
+    SESSION_COOKIE_NAME: str = _field(
+        "flasgo-session", _check_cookie_name, "Name of the session cookie."
+    )
+    SESSION_COOKIE_MAX_AGE: int = _int(
+        604_800, "Lifetime of the session cookie in seconds (seven days)."
+    )
+    SESSION_COOKIE_SECURE: bool = _bool(
+        True, "Send the session cookie over HTTPS only; SameSite=None requires it."
+    )
+    SESSION_COOKIE_HTTP_ONLY: bool = _bool(True, "Hide the session cookie from JavaScript.")
+    SESSION_COOKIE_SAME_SITE: Literal["Lax", "Strict", "None"] = _choice(
+        "Lax",
+        _SAME_SITE,
+        "SameSite attribute of the session cookie: 'Lax', 'Strict' or 'None' (any case).",
+    )
+    SESSION_REFRESH_EACH_REQUEST: bool = _bool(
+        False,
+        "Write the session cookie on every request that has a session, renewing its expiry, "
+        "not only when the session changed.",
+    )
+    REDIS_URL: str | None = _optional_field(
+        _check_redis_url,
+        "Redis server (redis://, rediss:// or unix://) for server-side sessions, rate limits "
+        "and the security-failure throttle; None keeps them in process memory.",
+        secret=True,
+    )
+    ENFORCE_NO_STORE_CACHE: bool = _bool(
+        True, "Send Cache-Control: no-store on responses that set no caching of their own."
+    )
+
+    # Request limits
+    MAX_REQUEST_BODY_BYTES: int = _int(
+        1_048_576, "Largest request body in bytes, counted as it arrives (413)."
+    )
+    MAX_REQUEST_HEAD_BYTES: int = _int(
+        16_384, "Largest request head (request line and headers) in bytes (431)."
+    )
+    MAX_REQUEST_HEADERS: int = _int(100, "Most request headers (431).")
+    MAX_URL_LENGTH: int = _int(8192, "Longest request URL (414).")
+    REQUEST_READ_TIMEOUT_SECONDS: float = _float(
+        10.0, "Time allowed to receive the whole request body, in seconds (408).", low=0, above=True
+    )
+    MAX_MULTIPART_PARTS: int = _int(1000, "Most parts in a multipart/form-data body (413).")
+    MAX_FILE_UPLOADS: int = _int(100, "Most uploaded files in one multipart body (413).")
+    MAX_FORM_FIELDS: int = _int(
+        1000, "Most fields in a query string or a form body, HTTP and WebSocket (413)."
+    )
+    MAX_FORM_MEMORY_BYTES: int = _int(
+        1_048_576, "Largest form field that is not a file, held in memory, in bytes (413)."
+    )
+    MAX_JSON_DEPTH: int = _int(
+        64, "Deepest nesting accepted in a JSON body or WebSocket message (400)."
+    )
+    MAX_VALIDATION_DEPTH: int = _int(
+        64, "Deepest nesting the body validator walks. Reserved: not read by this version."
+    )
+    MAX_VALIDATION_WORK: int = _int(
+        10_000,
+        "Most values validated in one request body, which bounds the cost of a hostile payload.",
+    )
+    MAX_VALIDATION_ISSUES: int = _int(
+        100, "Most validation issues listed in one 422 response (at least 2).", minimum=2
+    )
+
+    # Routing, threads and the security-failure throttle
+    REDIRECT_TRAILING_SLASH: bool = _bool(
+        False,
+        "Answer a path that differs from a route only by its trailing slash with a 308 redirect "
+        "instead of 404.",
+    )
+    THREAD_POOL_SIZE: int = _int(40, "Threads that run synchronous handlers.")
+    SECURITY_FAILURE_RATE_LIMIT: int = _int(
+        50,
+        "Security refusals (bad Host, CSRF, authentication) one client may cause per window "
+        "before it gets 429; 0 turns the throttle off.",
+        minimum=0,
+    )
+    SECURITY_FAILURE_WINDOW_SECONDS: int = _int(
+        60, "Length of the throttle's counting window in seconds."
+    )
+
+    # Logging
+    LOG_SECURITY_EVENTS: bool = _bool(True, "Log refused requests on the flasgo.security logger.")
+    TRUST_INCOMING_REQUEST_ID: bool = _bool(
+        False,
+        "Reuse a well-formed X-Request-ID sent by the client instead of generating one; only "
+        "behind a proxy that sets the header itself.",
+    )
+    LOG_FORMAT: Literal["text", "json"] = _choice(
+        "text",
+        {"text": "text", "json": "json"},
+        "Log line format, 'text' or 'json'. Reserved: not read by this version.",
+    )
+    LOG_LEVEL: str = _choice(
+        "INFO",
+        {level.lower(): level for level in _LOG_LEVELS},
+        "A logging level name (any case). Reserved: not read by this version.",
+    )
+
+    # WebSockets
+    WEBSOCKET_ENFORCE_ORIGIN: bool = _bool(
+        True,
+        "Refuse WebSocket handshakes (403) whose Origin is neither the app's own nor in "
+        "WEBSOCKET_ALLOWED_ORIGINS.",
+    )
+    WEBSOCKET_ALLOWED_ORIGINS: frozenset[str] = _set(
+        (),
+        _hosts("origin"),
+        "Exact origins such as 'https://app.example.com' that may open WebSockets.",
+    )
+    WEBSOCKET_ALLOW_MISSING_ORIGIN: bool = _bool(
+        False,
+        "Accept WebSocket handshakes without an Origin header (clients that are not browsers).",
+    )
+    WEBSOCKET_MAX_MESSAGE_BYTES: int = _int(
+        65_536, "Largest WebSocket message in bytes; also the server's frame size limit."
+    )
+    WEBSOCKET_MAX_MESSAGES_PER_MINUTE: int = _int(
+        120, "Messages one WebSocket may send per minute. Reserved: not read by this version."
+    )
+
+    # Serving
+    SERVER_LIMIT_CONCURRENCY: int = _int(
+        1000,
+        "Most connections the server handles at once before answering 503 (uvicorn's "
+        "limit_concurrency, granian's backpressure).",
+    )
+    WORKERS: int | None = _int(
+        None,
+        "Worker processes for `flasgo run` and `app.run()` when --workers / workers= is not "
+        "given; None uses WEB_CONCURRENCY, else one. Several workers need a configured "
+        "SECRET_KEY.",
+        optional=True,
+    )
+
+    # Metrics and tracing
+    METRICS_ENABLED: bool = _bool(
+        False,
+        "Serve metrics at METRICS_PATH (needs METRICS_BEARER_TOKEN). Reserved: not read by this "
+        "version.",
+    )
+    METRICS_PATH: str = _field("/metrics", _check_path, "URL path of the metrics endpoint.")
+    METRICS_BEARER_TOKEN: str | None = _optional_field(
+        _check_bearer_token,
+        "Bearer token the metrics endpoint requires; at least 32 characters.",
+        secret=True,
+    )
+    METRICS_EVENT_LOOP_ENABLED: bool = _bool(
+        True, "Measure event-loop lag for the metrics. Reserved: not read by this version."
+    )
+    METRICS_EVENT_LOOP_INTERVAL_SECONDS: float = _float(
+        0.1,
+        "Event-loop lag sampling interval in seconds. Reserved: not read by this version.",
+        low=0.01,
+        high=60.0,
+    )
+    OTEL_ENABLED: bool = _bool(
+        False, "Trace requests with OpenTelemetry. Reserved: not read by this version."
+    )
+    OTEL_SERVICE_NAME: str = _text("flasgo", "service.name of the traces.", non_empty=True)
+    OTEL_SERVICE_VERSION: str | None = _text(None, "service.version of the traces.", optional=True)
+    OTEL_TRACE_SAMPLE_RATIO: float = _float(
+        1.0, "Share of requests traced, from 0 to 1.", low=0.0, high=1.0
+    )
+    OTEL_EXCLUDED_PATHS: frozenset[str] = _set((), _check_path, "URL paths never traced.")
+    OTEL_SET_GLOBAL_PROVIDER: bool = _bool(
+        True, "Install the tracer provider as OpenTelemetry's global one."
+    )
+
+    # API docs and OpenAPI
+    ENABLE_DOCS: bool = _bool(
+        False, "Serve the API docs page at DOCS_PATH and the OpenAPI document at OPENAPI_PATH."
+    )
+    DOCS_AUTH_BACKEND: str | None = _text(
+        None,
+        "Name of the auth backend that must authenticate requests for the docs and the OpenAPI "
+        "document; None leaves them public when ENABLE_DOCS is on.",
+        optional=True,
+        non_empty=True,
+    )
+    DOCS_PATH: str = _field("/docs", _check_path, "URL path of the API docs page.")
+    OPENAPI_PATH: str = _field("/openapi.json", _check_path, "URL path of the OpenAPI document.")
+    API_TITLE: str = _text("Flasgo API", "info.title of the OpenAPI document.")
+    API_VERSION: str | None = _text(
+        None,
+        "info.version of the OpenAPI document; None uses the version of the installed package "
+        "that holds the app's code, else 0.1.0.",
+        optional=True,
+        non_empty=True,
+    )
+    API_DESCRIPTION: str = _text("", "info.description of the OpenAPI document.")
+    API_SERVERS: tuple[str, ...] = _list(
+        _check_non_empty, "Server URLs listed in the OpenAPI document."
+    )
+
+    # Outbound requests (SSRF guard)
+    SSRF_ENABLED: bool = _bool(True, "Check the URLs given to the outbound (SSRF-guarded) helpers.")
+    SSRF_ALLOWED_SCHEMES: frozenset[str] = _set(
+        {"http", "https"},
+        _check_scheme,
+        "URL schemes outbound requests may use; must not be empty.",
+        non_empty=True,
+    )
+    SSRF_ALLOWED_HOSTS: frozenset[str] = _set(
+        (),
+        _hosts("outbound-host"),
+        "Hosts outbound requests may reach: exact names, '.example.com' (with its subdomains), "
+        "'*.example.com' or '*'; empty allows any public host.",
+    )
+    SSRF_ALLOW_PRIVATE_NETWORKS: bool = _bool(
+        False, "Let outbound requests reach private, loopback and link-local addresses."
+    )
+    SSRF_ALLOW_USERINFO: bool = _bool(False, "Accept user:password@ in outbound URLs.")
+    SSRF_ALLOW_UNRESOLVABLE_HOSTS: bool = _bool(
+        False, "Accept outbound host names that do not resolve, where the guard resolves them."
+    )
+    SSRF_RESOLUTION_TIMEOUT_SECONDS: float | None = _float(
+        5.0,
+        "Time allowed to resolve an outbound host, in seconds; None waits as long as the "
+        "resolver does.",
+        low=0,
+        above=True,
+        optional=True,
+    )
+
+    # Response headers
+    SECURITY_HEADERS: Mapping[str, str] = _declare(
+        _DEFAULT_SECURITY_HEADERS,
+        _check_security_headers,
+        "dict",
+        "Headers added to every response, errors included; a new mapping replaces the whole "
+        "default. Strict-Transport-Security has its own keys.",
+    )
+    PAGE_SECURITY_HEADERS: Mapping[str, str] = _declare(
+        _DEFAULT_PAGE_SECURITY_HEADERS,
+        _check_security_headers,
+        "dict",
+        "Headers added to HTML responses on top of SECURITY_HEADERS (replacing same-named "
+        "ones): the page's CSP, Permissions-Policy and COOP.",
+    )
+    HSTS_SECONDS: int = _int(
+        63_072_000,
+        "max-age of Strict-Transport-Security, sent on HTTPS responses only; 0 turns HSTS off.",
+        minimum=0,
+    )
+    HSTS_INCLUDE_SUBDOMAINS: bool = _bool(True, "Add includeSubDomains to the HSTS header.")
+    HSTS_PRELOAD: bool = _bool(
+        False,
+        "Add preload to the HSTS header; needs HSTS_INCLUDE_SUBDOMAINS and at least a year of "
+        "HSTS_SECONDS.",
+    )
+
+    # Your own keys
+    EXTRA: dict[str, object] = _declare(
+        MappingProxyType({}),
+        _check_extra,
+        "dict",
+        "Your own keys, read with settings.get(NAME) or settings.EXTRA. In the environment, "
+        "FLASGO_EXTRA__<NAME> adds one entry (its value read as JSON when it parses).",
+    )
+
+
+def _rows(keys: type) -> tuple[Setting, ...]:
+    annotations: dict[str, str] = keys.__annotations__
+    rows = []
+    for name, annotation in annotations.items():
+        row = keys.__dict__.get(name)
+        if not isinstance(row, Setting):
+            raise TypeError(f"{name} is annotated but not declared with a key helper")
+        rows.append(row._replace(name=name, type=annotation, env=_ENV_PREFIX + name))
+    return tuple(rows)
+
+
+SETTINGS: Final[tuple[Setting, ...]] = _rows(_Keys)
+"""The settings table: one `Setting` per key, in documentation order."""
+
+_BY_NAME: Final[Mapping[str, Setting]] = {row.name: row for row in SETTINGS}
+_BY_ENV: Final[Mapping[str, Setting]] = {row.env: row for row in SETTINGS}
+
+
+def find_setting(name: str) -> Setting:
+    """Return the table row of the key `name`.
+
+    Raises:
+        ConfigurationError: No such key; the message suggests the closest one.
+    """
+    row = _BY_NAME.get(name)
+    if row is None:
+        raise _unknown_key(name)
+    return row
 
 
 # --- environment --------------------------------------------------------------------------------
@@ -622,7 +997,7 @@ def _env_dict(variable: str, raw: str, decoded: object) -> object:
     raise ConfigurationError(f'{variable} must be a JSON object such as {{"name": "value"}}')
 
 
-_ENV_PARSERS: Final[Mapping[_Kind, Callable[[str, str, object], object]]] = {
+_ENV_PARSERS: Final[Mapping[EnvKind, Callable[[str, str, object], object]]] = {
     "bool": _env_bool,
     "int": _env_int,
     "float": _env_float,
@@ -633,7 +1008,10 @@ _ENV_PARSERS: Final[Mapping[_Kind, Callable[[str, str, object], object]]] = {
 
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, object]:
-    """Return the settings given as `FLASGO_<KEY>` variables, each already validated."""
+    """Return the settings given as `FLASGO_<KEY>` variables, each already validated.
+
+    A `FLASGO_*` variable that names no key logs a warning with the closest name and is ignored.
+    """
     values: dict[str, object] = {}
     extra: dict[str, object] = {}
     for variable, raw in sorted(environ.items()):
@@ -645,12 +1023,13 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, object]:
         if key.startswith(_ENV_EXTRA_PREFIX) and len(key) > len(_ENV_EXTRA_PREFIX):
             extra[key.removeprefix(_ENV_EXTRA_PREFIX)] = _decode(raw)
             continue
-        field = _FIELDS.get(key)
-        if field is None:
-            raise _unknown_key(key, variable=True)
-        value = _ENV_PARSERS[field.kind](variable, raw, _decode(raw))
+        row = _BY_ENV.get(variable)
+        if row is None:
+            _warn_unknown_variable(key)
+            continue
+        value = _ENV_PARSERS[row.env_kind](variable, raw, _decode(raw))
         try:
-            values[key] = field.check(key, value)
+            values[row.name] = row.check(row.name, value)
         except ConfigurationError as exc:
             raise ConfigurationError(f"{exc} (from the environment variable {variable})") from None
     if extra:
@@ -693,7 +1072,7 @@ def _read_source(source: object) -> dict[str, object]:
     if isinstance(source, Mapping):
         values = _string_keys("Settings source", source)
         for key in values:
-            if key not in _FIELDS:
+            if key not in _BY_NAME:
                 raise _unknown_key(key)
         return values
     if isinstance(source, str):
@@ -719,7 +1098,7 @@ def _thaw(value: object) -> object:
 # --- the settings object ------------------------------------------------------------------------
 
 
-class Settings:
+class Settings(_Keys):
     """Every configuration key of the framework, typed and validated.
 
     Build one with `Settings.load(source)` or `Settings(DEBUG=True, ...)`. Precedence, lowest
@@ -731,95 +1110,20 @@ class Settings:
 
     Collections are stored immutable: sets as `frozenset`, lists as `tuple`, `SECURITY_HEADERS`
     as a read-only mapping. Unknown keys are an error with a "did you mean" hint; put your own
-    keys under `EXTRA` (or `FLASGO_EXTRA__<NAME>` in the environment).
+    keys under `EXTRA` (or `FLASGO_EXTRA__<NAME>` in the environment). An unknown `FLASGO_*`
+    environment variable only logs a warning, since the environment is shared with other tools.
 
     Without a `SECRET_KEY` a random per-process key is generated and `secret_key_is_generated`
     is True; sessions and CSRF tokens then do not survive a restart or span workers.
+
+    The keys, their types, defaults and descriptions are the table `SETTINGS` (and
+    docs/settings.md, generated from it).
     """
 
-    __slots__ = ("_secret_key_is_generated", *_FIELDS)
+    # PERF: one slot per key; a key is read as a plain attribute on the request path.
+    __slots__ = ("_secret_key_is_generated", *_BY_NAME)
 
     _secret_key_is_generated: bool
-    DEBUG: bool
-    SECRET_KEY: str
-    SECRET_KEY_FALLBACKS: tuple[str, ...]
-    ALLOWED_HOSTS: frozenset[str]
-    ENFORCE_ALLOWED_HOSTS: bool
-    TRUSTED_PROXIES: frozenset[str]
-    CSRF_ENABLED: bool
-    CSRF_COOKIE_NAME: str
-    CSRF_HEADER_NAME: str
-    CSRF_TRUSTED_ORIGINS: frozenset[str]
-    CSRF_CHECK_ORIGIN: bool
-    CSRF_REQUIRE_ORIGIN: bool
-    CSRF_COOKIE_SECURE: bool
-    SESSION_COOKIE_NAME: str
-    SESSION_COOKIE_MAX_AGE: int
-    SESSION_COOKIE_SECURE: bool
-    SESSION_COOKIE_HTTP_ONLY: bool
-    SESSION_COOKIE_SAME_SITE: Literal["Lax", "Strict", "None"]
-    SESSION_REFRESH_EACH_REQUEST: bool
-    REDIS_URL: str | None
-    ENFORCE_NO_STORE_CACHE: bool
-    MAX_REQUEST_BODY_BYTES: int
-    MAX_REQUEST_HEAD_BYTES: int
-    MAX_REQUEST_HEADERS: int
-    MAX_URL_LENGTH: int
-    REQUEST_READ_TIMEOUT_SECONDS: float
-    MAX_MULTIPART_PARTS: int
-    MAX_FILE_UPLOADS: int
-    MAX_FORM_FIELDS: int
-    MAX_FORM_MEMORY_BYTES: int
-    MAX_JSON_DEPTH: int
-    MAX_VALIDATION_DEPTH: int
-    MAX_VALIDATION_WORK: int
-    MAX_VALIDATION_ISSUES: int
-    REDIRECT_TRAILING_SLASH: bool
-    THREAD_POOL_SIZE: int
-    SECURITY_FAILURE_RATE_LIMIT: int
-    SECURITY_FAILURE_WINDOW_SECONDS: int
-    LOG_SECURITY_EVENTS: bool
-    TRUST_INCOMING_REQUEST_ID: bool
-    LOG_FORMAT: Literal["text", "json"]
-    LOG_LEVEL: str
-    WEBSOCKET_ENFORCE_ORIGIN: bool
-    WEBSOCKET_ALLOWED_ORIGINS: frozenset[str]
-    WEBSOCKET_ALLOW_MISSING_ORIGIN: bool
-    WEBSOCKET_MAX_MESSAGE_BYTES: int
-    WEBSOCKET_MAX_MESSAGES_PER_MINUTE: int
-    SERVER_LIMIT_CONCURRENCY: int
-    METRICS_ENABLED: bool
-    METRICS_PATH: str
-    METRICS_BEARER_TOKEN: str | None
-    METRICS_EVENT_LOOP_ENABLED: bool
-    METRICS_EVENT_LOOP_INTERVAL_SECONDS: float
-    OTEL_ENABLED: bool
-    OTEL_SERVICE_NAME: str
-    OTEL_SERVICE_VERSION: str | None
-    OTEL_TRACE_SAMPLE_RATIO: float
-    OTEL_EXCLUDED_PATHS: frozenset[str]
-    OTEL_SET_GLOBAL_PROVIDER: bool
-    ENABLE_DOCS: bool
-    DOCS_AUTH_BACKEND: str | None
-    DOCS_PATH: str
-    OPENAPI_PATH: str
-    API_TITLE: str
-    API_VERSION: str | None
-    API_DESCRIPTION: str
-    API_SERVERS: tuple[str, ...]
-    SSRF_ENABLED: bool
-    SSRF_ALLOWED_SCHEMES: frozenset[str]
-    SSRF_ALLOWED_HOSTS: frozenset[str]
-    SSRF_ALLOW_PRIVATE_NETWORKS: bool
-    SSRF_ALLOW_USERINFO: bool
-    SSRF_ALLOW_UNRESOLVABLE_HOSTS: bool
-    SSRF_RESOLUTION_TIMEOUT_SECONDS: float | None
-    SECURITY_HEADERS: Mapping[str, str]
-    PAGE_SECURITY_HEADERS: Mapping[str, str]
-    HSTS_SECONDS: int
-    HSTS_INCLUDE_SUBDOMAINS: bool
-    HSTS_PRELOAD: bool
-    EXTRA: dict[str, object]
 
     def __init__(self, **values: object) -> None:
         """Build settings from UPPERCASE keyword arguments over the defaults.
@@ -828,11 +1132,11 @@ class Settings:
             ConfigurationError: A key is unknown or a value is invalid.
         """
         for key in values:
-            if key not in _FIELDS:
+            if key not in _BY_NAME:
                 raise _unknown_key(key)
         assign = object.__setattr__
-        for key, field in _FIELDS.items():
-            assign(self, key, field.check(key, values.get(key, field.default)))
+        for row in SETTINGS:
+            assign(self, row.name, row.check(row.name, values.get(row.name, row.default)))
         assign(self, "_secret_key_is_generated", values.get("SECRET_KEY") is None)
         self._check_together()
 
@@ -874,13 +1178,13 @@ class Settings:
 
     def get(self, key: str, default: object = None) -> object:
         """Return a known setting, else the EXTRA entry `key`, else `default`."""
-        if key in _FIELDS:
+        if key in _BY_NAME:
             return getattr(self, key)
         return self.EXTRA.get(key, default)
 
     def as_dict(self) -> dict[str, object]:
         """Return every key with mutable copies of its value; SECRET_KEY is included."""
-        return {key: _thaw(getattr(self, key)) for key in _FIELDS}
+        return {key: _thaw(getattr(self, key)) for key in _BY_NAME}
 
     def copy(self, **overrides: object) -> Settings:
         """Return validated settings equal to these except for `overrides`.
@@ -888,18 +1192,18 @@ class Settings:
         Raises:
             ConfigurationError: An override key is unknown or the result is invalid.
         """
-        clone = type(self)(**{**{key: getattr(self, key) for key in _FIELDS}, **overrides})
+        clone = type(self)(**{**{key: getattr(self, key) for key in _BY_NAME}, **overrides})
         if "SECRET_KEY" not in overrides:
             object.__setattr__(clone, "_secret_key_is_generated", self._secret_key_is_generated)
         return clone
 
     def __setattr__(self, name: str, value: object) -> None:
-        field = _FIELDS.get(name)
-        if field is None:
+        row = _BY_NAME.get(name)
+        if row is None:
             raise _unknown_key(name)
         previous = getattr(self, name)
         assign = object.__setattr__
-        assign(self, name, field.check(name, value))
+        assign(self, name, row.check(name, value))
         try:
             self._check_together()
         except ConfigurationError:
@@ -957,3 +1261,77 @@ def _restore(values: dict[str, object], secret_key_is_generated: bool) -> Settin
     settings = Settings(**values)
     object.__setattr__(settings, "_secret_key_is_generated", secret_key_is_generated)
     return settings
+
+
+# --- the generated reference --------------------------------------------------------------------
+
+_ENV_FORMS: Final[Mapping[EnvKind, str]] = {
+    "bool": "`true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`)",
+    "int": "an integer",
+    "float": "a number",
+    "str": "the text as it is",
+    "collection": "comma-separated values, or a JSON list",
+    "dict": "a JSON object",
+}
+
+
+def _render_default(value: object) -> str:
+    if isinstance(value, frozenset):
+        value = sorted(value)
+    elif isinstance(value, tuple):
+        value = list(value)
+    elif isinstance(value, Mapping):
+        value = dict(value)
+    return f"`{value!r}`"
+
+
+def _render_env(row: Setting) -> str:
+    form = _ENV_FORMS[row.env_kind]
+    if row.env_kind in ("str", "float") and "None" in row.type:
+        form += ", `null` for None"
+    return f"`{row.env}`, {form}"
+
+
+def settings_reference() -> str:
+    """Return the Markdown reference of every key, generated from the table `SETTINGS`.
+
+    ``scripts/gen-settings-doc`` writes it to docs/settings.md, and a test checks that the file
+    is up to date.
+    """
+    names = [f"`{_ENV_PREFIX}{name}`" for name in sorted(_CLI_VARIABLES)]
+    cli = ", ".join(names[:-1]) + " and " + names[-1]
+    lines = [
+        "# Settings reference",
+        "",
+        "<!-- Generated from the table in src/flasgo/settings.py by scripts/gen-settings-doc;",
+        "     edit the table, then run the script. -->",
+        "",
+        "Every key of `flasgo.Settings`. Set keys in code (`Flasgo(settings={...})`, a settings",
+        "module path or an object with UPPERCASE attributes) or as `FLASGO_<KEY>` environment",
+        "variables; code wins over the environment. A key unknown in code is an error with a",
+        "hint; an unknown `FLASGO_*` variable logs a warning on `flasgo.settings` and is ignored.",
+        "Put your own keys under `EXTRA` (`FLASGO_EXTRA__<NAME>` in the environment).",
+        "",
+        f"The variables {cli} belong to the command line, not to the settings;",
+        "they are never reported as unknown.",
+        "",
+        "| Key | Type | Default |",
+        "| --- | --- | --- |",
+    ]
+    for row in SETTINGS:
+        default = "see below" if isinstance(row.default, Mapping) else _render_default(row.default)
+        # NOTE: GitHub tables split cells on "|" even inside code spans, so escape it.
+        kind = row.type.replace("|", "\\|")
+        lines.append(f"| [`{row.name}`](#{row.name.lower()}) | `{kind}` | {default} |")
+    for row in SETTINGS:
+        lines += [
+            "",
+            f"## `{row.name}`",
+            "",
+            row.description,
+            "",
+            f"- Type: `{row.type}`",
+            f"- Default: {_render_default(row.default)}",
+            f"- Environment: {_render_env(row)}",
+        ]
+    return "\n".join(lines) + "\n"

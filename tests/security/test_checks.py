@@ -27,7 +27,7 @@ from flasgo.security.checks import (
     require_shared_secret,
 )
 from flasgo.serving import serve
-from flasgo.settings import Settings
+from flasgo.settings import SETTINGS, Settings
 
 # A random-looking 64-character key: no problem of its own.
 GOOD_KEY = "Zq3_vT9xLw2Ry8Pn4Hc6Bd1Mf5Gj7Ks0aXeWuYoIiUtRrEeQqPpLlKkJjHhGgFf"
@@ -75,10 +75,20 @@ def test_each_problem_has_its_code_level_and_fix(
     problems = deploy_problems(Settings(**{**PRODUCTION, **overrides}))
     assert [(p.code, p.level) for p in problems] == [(code, level)]
     problem = problems[0]
-    assert problem.setting in Settings().as_dict()
+    assert problem.setting in {row.name for row in SETTINGS}
     assert problem.message
     assert "\n" not in problem.fix
     assert has_errors(problems) is (level == "error")
+
+
+def test_fixes_name_the_variables_and_defaults_of_the_settings_table() -> None:
+    fixes = {p.code: p.fix for p in deploy_problems(Settings(DEBUG=True, HSTS_SECONDS=3600))}
+
+    assert fixes["FG001"] == "Set DEBUG=False (FLASGO_DEBUG=false) in production."
+    assert fixes["FG002"].startswith("Set FLASGO_SECRET_KEY to a stable random value: python -c")
+    assert fixes["FG006"] == "List your domains, e.g. FLASGO_ALLOWED_HOSTS=example.com,.example.com"
+    assert fixes["FG012"] == "Set HSTS_SECONDS to at least 31536000 (63072000 is the default)."
+    assert GENERATED_KEY_WARNING.endswith("work across workers. Set FLASGO_SECRET_KEY.")
 
 
 def test_hosts_disabled_hides_the_local_only_warning() -> None:

@@ -8,6 +8,8 @@ their own key. `require_shared_secret` is the same rule for `flasgo.serving.serv
 
 Codes are stable: a code is never reused for another problem. ``FG011`` is kept for the
 per-route "neither public nor authorized" check that arrives with auth (as upstream numbers it).
+What a fix says about a key (its environment variable, its default) is read from the settings
+table, `flasgo.settings.SETTINGS`, and every problem names a key of that table.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Final, Literal
 
 from flasgo.exceptions import ConfigurationError
 from flasgo.security.events import security_log
-from flasgo.settings import Settings
+from flasgo.settings import Settings, find_setting
 
 __all__ = [
     "GENERATED_KEY_WARNING",
@@ -37,9 +39,10 @@ __all__ = [
 Level = Literal["error", "warning"]
 
 WORKERS_ENV: Final = "WEB_CONCURRENCY"
+_SECRET_KEY_ENV: Final = find_setting("SECRET_KEY").env
 GENERATED_KEY_WARNING: Final = (
     "SECRET_KEY is not set: using a random per-process key; sessions and CSRF tokens will not "
-    "survive a restart or work across workers. Set FLASGO_SECRET_KEY."
+    f"survive a restart or work across workers. Set {_SECRET_KEY_ENV}."
 )
 _KEYGEN: Final = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 _RECOMMENDED_SECRET_LENGTH: Final = 50
@@ -138,7 +141,7 @@ def _shared_secret_error(what: str) -> ConfigurationError:
     return ConfigurationError(
         f"SECRET_KEY is not set, and {what} would each generate their own random key, so "
         f"sessions and CSRF tokens signed by one worker would be rejected by the others. "
-        f"Set FLASGO_SECRET_KEY to the same value for every worker (generate one with: "
+        f"Set {_SECRET_KEY_ENV} to the same value for every worker (generate one with: "
         f"{_KEYGEN}), or run a single worker."
     )
 
@@ -155,30 +158,40 @@ def _worker_count(raw: str) -> int:
 _Check = Callable[[Settings], Iterator[Problem]]
 
 
+def _problem(code: str, level: Level, setting: str, message: str, fix: str) -> Problem:
+    find_setting(setting)  # NOTE: a problem always names a key of the table; a typo raises here.
+    return Problem(code, level, setting, message, fix)
+
+
+def _env(name: str, value: str) -> str:
+    """Spell ``FLASGO_<NAME>=value`` with the variable the settings table gives the key."""
+    return f"{find_setting(name).env}={value}"
+
+
 def _debug(settings: Settings) -> Iterator[Problem]:
     if settings.DEBUG:
-        yield Problem(
+        yield _problem(
             "FG001",
             "error",
             "DEBUG",
             "DEBUG is on: error pages show tracebacks and the reloader may run.",
-            "Set DEBUG=False (FLASGO_DEBUG=false) in production.",
+            f"Set DEBUG=False ({_env('DEBUG', 'false')}) in production.",
         )
 
 
 def _secret_key(settings: Settings) -> Iterator[Problem]:
     if settings.secret_key_is_generated:
-        yield Problem(
+        yield _problem(
             "FG002",
             "error",
             "SECRET_KEY",
             "SECRET_KEY is not set: a random per-process key signs sessions and CSRF tokens, "
             "so they break on restart and across workers.",
-            f"Set FLASGO_SECRET_KEY to a stable random value: {_KEYGEN}",
+            f"Set {_SECRET_KEY_ENV} to a stable random value: {_KEYGEN}",
         )
         return
     if len(settings.SECRET_KEY) < _RECOMMENDED_SECRET_LENGTH:
-        yield Problem(
+        yield _problem(
             "FG003",
             "warning",
             "SECRET_KEY",
@@ -194,7 +207,7 @@ def _secret_key(settings: Settings) -> Iterator[Problem]:
     for name, key in keys:
         if is_low_entropy(key):
             # SECURITY: the key itself is never part of the message.
-            yield Problem(
+            yield _problem(
                 "FG004",
                 "error",
                 name.partition("[")[0],
@@ -225,7 +238,7 @@ def is_low_entropy(key: str) -> bool:
 
 def _hosts(settings: Settings) -> Iterator[Problem]:
     if not settings.ENFORCE_ALLOWED_HOSTS:
-        yield Problem(
+        yield _problem(
             "FG005",
             "error",
             "ENFORCE_ALLOWED_HOSTS",
@@ -234,18 +247,18 @@ def _hosts(settings: Settings) -> Iterator[Problem]:
             "Set ENFORCE_ALLOWED_HOSTS=True and list your domains in ALLOWED_HOSTS.",
         )
     elif settings.ALLOWED_HOSTS <= _LOCAL_HOSTS:
-        yield Problem(
+        yield _problem(
             "FG006",
             "warning",
             "ALLOWED_HOSTS",
             "ALLOWED_HOSTS lists only local names, so requests for your public domain get 400.",
-            "List your domains, e.g. FLASGO_ALLOWED_HOSTS=example.com,.example.com",
+            f"List your domains, e.g. {_env('ALLOWED_HOSTS', 'example.com,.example.com')}",
         )
 
 
 def _cookies(settings: Settings) -> Iterator[Problem]:
     if not settings.SESSION_COOKIE_SECURE:
-        yield Problem(
+        yield _problem(
             "FG007",
             "error",
             "SESSION_COOKIE_SECURE",
@@ -253,7 +266,7 @@ def _cookies(settings: Settings) -> Iterator[Problem]:
             "Set SESSION_COOKIE_SECURE=True and serve the site over HTTPS.",
         )
     if not settings.CSRF_COOKIE_SECURE:
-        yield Problem(
+        yield _problem(
             "FG008",
             "error",
             "CSRF_COOKIE_SECURE",
@@ -261,7 +274,7 @@ def _cookies(settings: Settings) -> Iterator[Problem]:
             "Set CSRF_COOKIE_SECURE=True and serve the site over HTTPS.",
         )
     if settings.SESSION_COOKIE_SAME_SITE == "None":
-        yield Problem(
+        yield _problem(
             "FG009",
             "warning",
             "SESSION_COOKIE_SAME_SITE",
@@ -272,7 +285,7 @@ def _cookies(settings: Settings) -> Iterator[Problem]:
 
 def _hsts(settings: Settings) -> Iterator[Problem]:
     if settings.HSTS_SECONDS == 0:
-        yield Problem(
+        yield _problem(
             "FG010",
             "warning",
             "HSTS_SECONDS",
@@ -280,19 +293,20 @@ def _hsts(settings: Settings) -> Iterator[Problem]:
             "Set HSTS_SECONDS=63072000 (two years) once the whole site is on HTTPS.",
         )
     elif settings.HSTS_SECONDS < _HSTS_MIN_SECONDS:
-        yield Problem(
+        yield _problem(
             "FG012",
             "warning",
             "HSTS_SECONDS",
             f"HSTS_SECONDS={settings.HSTS_SECONDS} is under one year; browsers forget the "
             f"HTTPS-only rule quickly.",
-            "Set HSTS_SECONDS to at least 31536000 (63072000 is the default).",
+            f"Set HSTS_SECONDS to at least {_HSTS_MIN_SECONDS} "
+            f"({find_setting('HSTS_SECONDS').default} is the default).",
         )
 
 
 def _docs(settings: Settings) -> Iterator[Problem]:
     if settings.ENABLE_DOCS and settings.DOCS_AUTH_BACKEND is None:
-        yield Problem(
+        yield _problem(
             "FG013",
             "error",
             "ENABLE_DOCS",
@@ -304,7 +318,7 @@ def _docs(settings: Settings) -> Iterator[Problem]:
 
 def _csrf(settings: Settings) -> Iterator[Problem]:
     if not settings.CSRF_ENABLED:
-        yield Problem(
+        yield _problem(
             "FG014",
             "error",
             "CSRF_ENABLED",
@@ -315,7 +329,7 @@ def _csrf(settings: Settings) -> Iterator[Problem]:
 
 def _logging(settings: Settings) -> Iterator[Problem]:
     if not settings.LOG_SECURITY_EVENTS:
-        yield Problem(
+        yield _problem(
             "FG015",
             "warning",
             "LOG_SECURITY_EVENTS",
@@ -323,7 +337,7 @@ def _logging(settings: Settings) -> Iterator[Problem]:
             "Set LOG_SECURITY_EVENTS=True and collect the flasgo.security logger.",
         )
     if settings.TRUST_INCOMING_REQUEST_ID:
-        yield Problem(
+        yield _problem(
             "FG016",
             "warning",
             "TRUST_INCOMING_REQUEST_ID",
@@ -334,7 +348,7 @@ def _logging(settings: Settings) -> Iterator[Problem]:
 
 def _ssrf(settings: Settings) -> Iterator[Problem]:
     if not settings.SSRF_ENABLED:
-        yield Problem(
+        yield _problem(
             "FG017",
             "warning",
             "SSRF_ENABLED",
