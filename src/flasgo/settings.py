@@ -83,8 +83,6 @@ _HEADER_VALUE: Final = r"[\x20-\x7e]*"
 _BEARER_CHARS: Final = r"[A-Za-z0-9._~+/-]+=*"
 _SCHEME: Final = r"[a-z][a-z0-9+.-]*"
 _PATH: Final = r"/[\x21-\x7e]*"
-_LABEL: Final = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOSTNAME: Final = rf"{_LABEL}(?:\.{_LABEL})*"
 
 # Sent with every response. NOTE: no X-XSS-Protection, Pragma or Expires: legacy headers
 # that OWASP advises against or that no-store already covers.
@@ -328,126 +326,50 @@ def _has_space(value: str) -> bool:
 # --- hosts, origins, networks -------------------------------------------------------------------
 
 
-def _hostname(name: str, entry: str, host: str) -> str:
-    """Return `host` lower-cased, IDNA-encoded and without its trailing dot, or raise."""
-    host = host.lower().removesuffix(".")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ConfigurationError(f"{name} entry {entry!r} is not a valid host name") from exc
-    if host.startswith("[") or host.endswith("]"):
-        inner = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-        return f"[{_ip(name, entry, inner, version=6)}]"
-    if host.count(":") > 1:
-        return f"[{_ip(name, entry, host, version=6)}]"
-    if len(host) > 253 or not re.fullmatch(_HOSTNAME, host):
-        raise ConfigurationError(
-            f"{name} entry {entry!r} is not a valid host name; use letters, digits, '-' and '.'"
-        )
-    if host.replace(".", "").isdigit():
-        return _ip(name, entry, host, version=4)
-    return host
-
-
-def _ip(name: str, entry: str, text: str, *, version: int) -> str:
-    import ipaddress
-
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        address = None
-    if address is None or address.version != version or "%" in text:
-        raise ConfigurationError(f"{name} entry {entry!r} is not a valid IPv{version} address")
-    return address.compressed
-
-
-def _reject_url_parts(name: str, entry: str) -> None:
-    problem = ""
-    if not entry:
-        problem = "is empty"
-    elif _has_space(entry):
-        problem = "contains whitespace or control characters"
-    elif "://" in entry:
-        problem = "must not include a scheme"
-    elif "@" in entry:
-        problem = "must not include user information"
-    elif any(char in entry for char in "/?#"):
-        problem = "must not include a path"
-    elif entry.rsplit("]", 1)[-1].count(":") == 1:
-        problem = "must not include a port"
-    if problem:
-        raise ConfigurationError(
-            f"{name} entry {entry!r} {problem}; list bare host names such as 'example.com', "
-            f"'.example.com' (its subdomains), '192.0.2.1' or '[2001:db8::1]'"
-        )
-
-
-def _check_host_pattern(name: str, entry: str) -> str:
-    if "*" in entry:
-        raise ConfigurationError(
-            f"{name} must not contain '*'; list the host names this app answers to "
-            f"(write '.example.com' to allow every subdomain of example.com)"
-        )
-    _reject_url_parts(name, entry)
-    if entry.startswith("."):
-        return "." + _hostname(name, entry, entry[1:])
-    return _hostname(name, entry, entry)
-
-
-def _check_ssrf_host(name: str, entry: str) -> str:
-    if entry == "*":
-        return entry
-    if entry.startswith("*."):
-        return "*." + _check_host_pattern(name, entry[2:])
-    return _check_host_pattern(name, entry)
-
-
-def _check_origin(name: str, entry: str, *, wildcard: bool = False) -> str:
-    scheme, _, authority = entry.lower().partition("://")
-    if not re.fullmatch(_SCHEME, scheme) or _has_space(entry) or not authority:
-        raise ConfigurationError(
-            f"{name} entry {entry!r} must be an origin such as 'https://example.com'"
-        )
-    if any(char in authority for char in "/?#@"):
-        raise ConfigurationError(
-            f"{name} entry {entry!r} must be an origin without path or user information, "
-            f"such as 'https://example.com'"
-        )
-    host, port = authority, ""
-    if authority.rsplit("]", 1)[-1].count(":") == 1:
-        host, _, port = authority.rpartition(":")
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigurationError(f"{name} entry {entry!r} has an invalid port")
-        port = f":{int(port)}"
-    if wildcard and host.startswith("*."):
-        return f"{scheme}://*.{_hostname(name, entry, host[2:])}{port}"
-    return f"{scheme}://{_hostname(name, entry, host)}{port}"
-
-
-def _check_trusted_origin(name: str, entry: str) -> str:
-    if "://" in entry:
-        return _check_origin(name, entry, wildcard=True)
-    return _check_host_pattern(name, entry)
-
-
 _HostForm = Literal["host", "trusted-origin", "origin", "outbound-host"]
+_HOST_HINT = (
+    "list bare host names such as 'example.com', '.example.com' (its subdomains), "
+    "'192.0.2.1' or '[2001:db8::1]'"
+)
 
 
 def _parse_host_entry(name: str, entry: str, form: _HostForm) -> str:
     """Validate one host or origin entry of the key `name` and return it normalised.
 
-    NOTE: the one door through which the table's host and origin keys are parsed (ALLOWED_HOSTS,
-    CSRF_TRUSTED_ORIGINS, WEBSOCKET_ALLOWED_ORIGINS, SSRF_ALLOWED_HOSTS), so that a shared
-    host/origin parser can replace what is behind it in one place.
+    The table's host and origin keys (ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
+    WEBSOCKET_ALLOWED_ORIGINS, SSRF_ALLOWED_HOSTS) are parsed by `flasgo.origin`, the
+    parser the request-time checks use, so a value is read the same way in both places.
     """
-    if form == "host":
-        return _check_host_pattern(name, entry)
-    if form == "trusted-origin":
-        return _check_trusted_origin(name, entry)
-    if form == "origin":
-        return _check_origin(name, entry)
-    return _check_ssrf_host(name, entry)
+    from flasgo.origin import (
+        InvalidHostError,
+        parse_host_pattern,
+        parse_origin,
+        parse_origin_pattern,
+    )
+
+    try:
+        if form == "origin":
+            return str(parse_origin(entry, config=True))
+        if form == "trusted-origin" and "://" in entry:
+            return str(parse_origin_pattern(entry))
+        if form == "outbound-host" and entry == "*":
+            return entry
+        if form == "outbound-host" and entry.startswith("*."):
+            return "*." + str(parse_host_pattern(entry[2:]))
+        return str(parse_host_pattern(entry))
+    except InvalidHostError as exc:
+        if exc.reason == "wildcard" and form == "origin":
+            raise ConfigurationError(
+                f"{name} entry {entry!r} must be an exact origin without '*', "
+                f"such as 'https://app.example.com'"
+            ) from None
+        if exc.reason == "wildcard":
+            raise ConfigurationError(
+                f"{name} must not contain '*'; list the host names this app answers to "
+                f"(write '.example.com' to allow every subdomain of example.com)"
+            ) from None
+        hint = "" if "://" in entry else f"; {_HOST_HINT}"
+        raise ConfigurationError(f"{name} entry {entry!r} {exc.problem}{hint}") from None
 
 
 def _hosts(form: _HostForm) -> Callable[[str, str], str]:
