@@ -36,6 +36,7 @@ from flasgo.security.outbound import Outbound
 from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.settings import Settings
+from flasgo.sockets import SocketDispatcher, compile_websocket_handler
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
@@ -123,6 +124,7 @@ class Flasgo(Scaffold):
         self._entry: ASGIApp | None = None
         self._direct = False
         self._http: ASGIApp = self._serve_first
+        self._sockets: SocketDispatcher | None = None
         self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), _no_handler, {})
 
     # -- registration --------------------------------------------------------------------------
@@ -146,8 +148,6 @@ class Flasgo(Scaffold):
         placeholders = parse_rule(rule).placeholders
         methods: tuple[str, ...]
         if record.websocket:
-            from flasgo.websocket import compile_websocket_handler
-
             plan = compile_websocket_handler(record.func, tuple(p.name for p in placeholders))
             router, methods = self._ws_router, ("GET",)
         else:
@@ -503,6 +503,9 @@ class Flasgo(Scaffold):
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(compiled.closers)
         self._http = compiled.pipeline.handle
+        self._sockets = SocketDispatcher(
+            self, self._ws_router, compiled.pipeline.host_validator, self.settings
+        )
         entry: ASGIApp = self._asgi
         for middleware, args, options in reversed(self._middleware):
             entry = middleware(entry, *args, **options)
@@ -542,9 +545,10 @@ class Flasgo(Scaffold):
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket":
-            from flasgo.websocket import handle_websocket
-
-            await handle_websocket(self, scope, receive, send)
+            sockets = self._sockets
+            if sockets is None:  # pragma: no cover - the entry exists only after freeze()
+                raise RuntimeError("The app was not compiled; call freeze() first.")
+            await sockets.handle(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan.run(scope, receive, send)
         else:

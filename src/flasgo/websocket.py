@@ -1,27 +1,21 @@
-"""WebSocket connections: the `WebSocket` object handlers receive, and the ASGI dispatch for it."""
+"""The `WebSocket` connection handlers receive: handshake, messages, close codes."""
 
 from __future__ import annotations
 
-import inspect
 import logging
-import typing
-from collections.abc import AsyncIterator, Callable, Mapping
-from functools import lru_cache
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flasgo.context import app_var
 from flasgo.cookies import parse_cookie_header
 from flasgo.datastructures import Headers, MultiDict
-from flasgo.exceptions import ConfigurationError, FlasgoError
-from flasgo.handlers import HandlerPlan
+from flasgo.exceptions import FlasgoError
 from flasgo.jsonenc import decode_json, encode_json
-from flasgo.origin import InvalidHostError, Origin, parse_origin, request_origin
 from flasgo.querystring import parse_query_string
 
 if TYPE_CHECKING:
-    from flasgo.app import Flasgo
+    from flasgo.request import RequestApp
 
-__all__ = ["WebSocket", "WebSocketDisconnect", "compile_websocket_handler", "handle_websocket"]
+__all__ = ["WebSocket", "WebSocketDisconnect"]
 
 log = logging.getLogger("flasgo.websocket")
 
@@ -54,7 +48,7 @@ class WebSocket:
         scope: dict[str, Any],
         receive: Any,
         send: Any,
-        app: Flasgo,
+        app: RequestApp,
         path_params: dict[str, Any] | None = None,
     ) -> None:
         self.scope = scope
@@ -293,138 +287,3 @@ class WebSocket:
         self.close_code = code
         self.close_reason = reason
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
-
-
-def compile_websocket_handler(
-    func: Callable[..., Any], param_names: tuple[str, ...]
-) -> HandlerPlan:
-    """Compile a WebSocket handler: it gets the `WebSocket` plus the path values.
-
-    Raises:
-        ConfigurationError: The handler is not async, or does not take a WebSocket parameter.
-    """
-    from flasgo.concurrency import is_async_callable
-
-    name = getattr(func, "__qualname__", repr(func))
-    if not is_async_callable(func):
-        raise ConfigurationError(f"WebSocket handler {name!r} must be an async function.")
-    try:
-        hints = typing.get_type_hints(func)
-    except Exception:
-        hints = {}
-    parameters = [
-        p for p in inspect.signature(func).parameters.values() if p.name not in param_names
-    ]
-    target = next((p.name for p in parameters if hints.get(p.name) is WebSocket), None) or next(
-        (p.name for p in parameters if p.name in ("websocket", "ws")), None
-    )
-    if target is None and parameters:
-        target = parameters[0].name
-    if target is None:
-        raise ConfigurationError(
-            f"WebSocket handler {name!r} needs a parameter for the connection, e.g. "
-            "`async def handler(websocket: WebSocket)`."
-        )
-    socket_name = target
-
-    def bind(connection: Any, path_values: dict[str, Any]) -> dict[str, Any]:
-        return {socket_name: connection, **path_values}
-
-    return HandlerPlan(func, True, False, bind)
-
-
-async def handle_websocket(app: Flasgo, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Serve one ASGI websocket scope."""
-    path: str = scope["path"]
-    root = scope.get("root_path")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    match = app._ws_router.match(path)
-    websocket = WebSocket(scope, receive, send, app, match[1] if match else {})
-    token = app_var.set(app)
-    try:
-        if match is None:
-            await websocket.deny(404, "No WebSocket route matches this path.")
-            return
-        refusal = _screen_handshake(app, scope)
-        if refusal is not None:
-            status, detail, event = refusal
-            from flasgo.request import Request
-            from flasgo.security.events import log_security_event
-
-            log_security_event(event, Request(scope, receive, app), status=status)
-            await websocket.deny(status, detail)
-            return
-        endpoint = match[0].targets["GET"]
-        plan = endpoint.plan
-        try:
-            await plan.func(**plan.bind(websocket, websocket.path_params))
-        except WebSocketDisconnect:
-            pass
-        except Exception:
-            log.exception("websocket-handler-failed path=%s", path)
-            if websocket.accepted:
-                await websocket.close(1011)
-            elif not websocket.closed:
-                await websocket.deny(500, "Internal Server Error")
-            return
-        if not websocket.accepted and not websocket.closed:
-            await websocket.deny(403, "WebSocket was not accepted")
-        elif not websocket.closed:
-            await websocket.close(1000)
-    finally:
-        app_var.reset(token)
-
-
-def _origin_or_none(value: str) -> Origin | None:
-    try:
-        return parse_origin(value)
-    except InvalidHostError:  # "null" included: an opaque origin matches nothing
-        return None
-
-
-def _own_origin(scheme: str, raw_host: bytes) -> Origin | None:
-    try:
-        return request_origin(scheme, raw_host.decode("latin-1"))
-    except InvalidHostError:
-        return None
-
-
-@lru_cache(maxsize=8)
-def _allowed_origins(entries: frozenset[str]) -> frozenset[Origin]:
-    """``WEBSOCKET_ALLOWED_ORIGINS`` parsed once per settings value."""
-    allowed: set[Origin] = set()
-    for entry in entries:
-        try:
-            allowed.add(parse_origin(entry, config=True))
-        except InvalidHostError as exc:
-            raise ConfigurationError(
-                f"WEBSOCKET_ALLOWED_ORIGINS entry {entry!r} {exc.problem}; list origins such "
-                "as 'https://example.com'"
-            ) from None
-    return frozenset(allowed)
-
-
-def _screen_handshake(app: Flasgo, scope: dict[str, Any]) -> tuple[int, str, str] | None:
-    """The Host allowlist and the Origin check for a WebSocket handshake (CSWSH defence)."""
-    headers = scope["headers"]
-    validator = app.host_validator
-    hosts = [value for name, value in headers if name == b"host"]
-    if validator is not None and (len(hosts) != 1 or not validator.is_allowed(hosts[0])):
-        return 400, "Invalid Host header.", "websocket-host-failed"
-    settings = app.settings
-    if not settings.WEBSOCKET_ENFORCE_ORIGIN:
-        return None
-    origins = [value.decode("latin-1") for name, value in headers if name == b"origin"]
-    if not origins:
-        if settings.WEBSOCKET_ALLOW_MISSING_ORIGIN:
-            return None
-        return 403, "WebSocket handshake without an Origin header.", "websocket-origin-failed"
-    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
-    own = _own_origin(scheme, hosts[0]) if len(hosts) == 1 else None
-    origin = _origin_or_none(origins[0]) if len(origins) == 1 else None
-    if origin is not None and (
-        origin == own or origin in _allowed_origins(settings.WEBSOCKET_ALLOWED_ORIGINS)
-    ):
-        return None
-    return 403, "WebSocket origin not allowed.", "websocket-origin-failed"
