@@ -8,11 +8,11 @@ export UV_PYTHON_DOWNLOADS := never
 PY311 := $(shell command -v python3.11 >/dev/null 2>&1 && python3.11 -c 'import sys' 2>/dev/null && echo python3.11 || echo python3)
 PY313 := $(shell scripts/find-python 3.13)
 
-.PHONY: help setup run test lint types pytest pytest-313 bench fmt clean
+.PHONY: help setup run test lint types imports pytest pytest-313 bench fmt clean
 
 help:
 	@echo "make run    - set up and serve examples/app.py on http://127.0.0.1:8000"
-	@echo "make test   - set up and run every check (ruff, mypy --strict, pytest)"
+	@echo "make test   - set up and run every check (ruff, mypy --strict, import layers, pytest)"
 	@echo "make bench  - run the benchmarks against the peer frameworks"
 	@echo "make fmt    - format and autofix"
 
@@ -26,7 +26,7 @@ setup: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 run: setup
 	$(UV) run --frozen --no-sync flasgo run examples/app.py --host 127.0.0.1 --port 8000
 
-test: setup lint types pytest pytest-313
+test: setup lint types imports pytest pytest-313
 
 lint: setup
 	$(UV) run --frozen --no-sync ruff check .
@@ -34,6 +34,9 @@ lint: setup
 
 types: setup
 	$(UV) run --frozen --no-sync mypy
+
+imports: setup
+	$(UV) run --frozen --no-sync lint-imports --no-cache
 
 pytest: setup
 	$(UV) run --frozen --no-sync pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered
