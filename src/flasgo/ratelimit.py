@@ -355,8 +355,8 @@ class RedisRateLimiter:
         args: list[str] = ["1" if force else "0"]
         for quota in quotas:
             index = int(now // quota.window)
-            keys.append(store._key(f"{quota.key}|{index}"))
-            keys.append(store._key(f"{quota.key}|{index - 1}"))
+            keys.append(store.key_for(f"{quota.key}|{index}"))
+            keys.append(store.key_for(f"{quota.key}|{index - 1}"))
             weight = 1.0 - (now - index * quota.window) / quota.window
             ttl = math.ceil(2 * quota.window * 1000)
             args.extend((str(quota.limit), repr(weight), str(ttl)))

@@ -52,9 +52,9 @@ def test_ttl_is_set_on_the_key(redis_url: str) -> None:
         await store.set("forever", b"v")
         assert await store.compare_and_set("cas", None, b"v", ttl=50)
         client = store._client
-        assert 90 <= await client.ttl(store._key("k")) <= 100
-        assert await client.ttl(store._key("forever")) == -1
-        assert 40 <= await client.ttl(store._key("cas")) <= 50
+        assert 90 <= await client.ttl(store.key_for("k")) <= 100
+        assert await client.ttl(store.key_for("forever")) == -1
+        assert 40 <= await client.ttl(store.key_for("cas")) <= 50
 
     with_store(redis_url, body)
 

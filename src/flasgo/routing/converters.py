@@ -52,7 +52,7 @@ class Converter:
     spans_segments: ClassVar[bool] = False
     priority: ClassVar[int] = 25
     # PERF: built-ins whose ``to_python`` fully validates the text skip the regex check.
-    _validates_itself: ClassVar[bool] = False
+    validates_itself: ClassVar[bool] = False
 
     def to_python(self, value: str) -> object:
         """Convert the matched text to the value passed to the handler.
@@ -92,7 +92,7 @@ class StringConverter(Converter):
     """One non-empty path segment (no ``/``); the default converter."""
 
     priority: ClassVar[int] = 50
-    _validates_itself: ClassVar[bool] = True
+    validates_itself: ClassVar[bool] = True
 
     def to_python(self, value: str) -> object:
         """Return the segment unchanged, refusing empty text or text with ``/``."""
@@ -113,7 +113,7 @@ class IntConverter(Converter):
 
     regex: ClassVar[str] = "[0-9]+"
     priority: ClassVar[int] = 10
-    _validates_itself: ClassVar[bool] = True
+    validates_itself: ClassVar[bool] = True
 
     def to_python(self, value: str) -> object:
         """Return the int, refusing signs, non-ASCII digits and more than 30 digits."""
@@ -137,7 +137,7 @@ class FloatConverter(Converter):
 
     regex: ClassVar[str] = r"[0-9]+(?:\.[0-9]+)?"
     priority: ClassVar[int] = 15
-    _validates_itself: ClassVar[bool] = True
+    validates_itself: ClassVar[bool] = True
 
     def to_python(self, value: str) -> object:
         """Return the float, refusing signs, exponents and anything but ASCII digits."""
@@ -188,7 +188,7 @@ class UUIDConverter(Converter):
 
     regex: ClassVar[str] = _UUID_RE.pattern
     priority: ClassVar[int] = 10
-    _validates_itself: ClassVar[bool] = True
+    validates_itself: ClassVar[bool] = True
 
     def to_python(self, value: str) -> object:
         """Return the ``uuid.UUID``; other spellings (braces, no dashes) are refused."""

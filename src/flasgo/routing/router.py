@@ -89,7 +89,7 @@ class _Tail:
 
 
 def _checker(converter: Converter) -> re.Pattern[str] | None:
-    if converter._validates_itself:
+    if converter.validates_itself:
         return None
     return re.compile(converter.regex)
 

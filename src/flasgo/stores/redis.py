@@ -138,7 +138,8 @@ class RedisStore:
         store._owns_client = True
         return store
 
-    def _key(self, key: str) -> str:
+    def key_for(self, key: str) -> str:
+        """The Redis key that stores `key` (namespaced, hashed: any text is safe)."""
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         return f"{self.namespace}:{digest}"
 
@@ -164,7 +165,7 @@ class RedisStore:
         Raises:
             StoreUnavailable: Redis failed or timed out.
         """
-        value = await self._run("GET", self._client.get(self._key(key)))
+        value = await self._run("GET", self._client.get(self.key_for(key)))
         if value is None or isinstance(value, bytes):
             return value
         return str(value).encode("utf-8")  # a client built with decode_responses=True
@@ -178,7 +179,7 @@ class RedisStore:
         """
         check_ttl(ttl)
         self._check_value(value)
-        await self._run("SET", self._client.set(self._key(key), value, ex=ttl))
+        await self._run("SET", self._client.set(self.key_for(key), value, ex=ttl))
 
     async def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error.
@@ -186,7 +187,7 @@ class RedisStore:
         Raises:
             StoreUnavailable: Redis failed or timed out.
         """
-        await self._run("DEL", self._client.delete(self._key(key)))
+        await self._run("DEL", self._client.delete(self.key_for(key)))
 
     async def compare_and_set(
         self, key: str, expected: bytes | None, value: bytes, *, ttl: int | None = None
@@ -208,7 +209,7 @@ class RedisStore:
             value,
             "" if ttl is None else str(ttl),
         ]
-        result = await self._run("EVALSHA", self._cas(keys=[self._key(key)], args=args))
+        result = await self._run("EVALSHA", self._cas(keys=[self.key_for(key)], args=args))
         return bool(result == 1)
 
     async def close(self) -> None:
