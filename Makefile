@@ -6,9 +6,10 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 PY311 := $(shell command -v python3.11 >/dev/null 2>&1 && python3.11 -c 'import sys' 2>/dev/null && echo python3.11 || echo python3)
-PY313 := $(shell scripts/find-python 3.13)
+# Every CPython newer than 3.11 found on this machine also runs the suite.
+NEWER_PYTHONS := 3.12 3.13 3.14 3.15
 
-.PHONY: help setup run test lint types imports pytest pytest-313 bench fmt clean
+.PHONY: help setup run test lint types imports pytest pytest-newer bench fmt clean
 
 help:
 	@echo "make run    - set up and serve examples/app.py on http://127.0.0.1:8000"
@@ -26,7 +27,7 @@ setup: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 run: setup
 	$(UV) run --frozen --no-sync flasgo run examples/app.py --host 127.0.0.1 --port 8000
 
-test: setup lint types imports pytest pytest-313
+test: setup lint types imports pytest pytest-newer
 
 lint: setup
 	$(UV) run --frozen --no-sync ruff check .
@@ -41,12 +42,14 @@ imports: setup
 pytest: setup
 	$(UV) run --frozen --no-sync pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered
 
-pytest-313: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
-	@if [ -n "$(PY313)" ]; then \
-		echo "== pytest on $(PY313)"; \
-		UV_PROJECT_ENVIRONMENT=.venv-3.13 $(UV) sync --frozen --all-extras --python $(PY313) && \
-		UV_PROJECT_ENVIRONMENT=.venv-3.13 $(UV) run --frozen --no-sync pytest -q -p no:cacheprovider -x; \
-	else echo "== Python 3.13 not found on this machine; skipping the 3.13 run"; fi
+pytest-newer: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
+	@for version in $(NEWER_PYTHONS); do \
+		python=$$(scripts/find-python $$version); \
+		if [ -z "$$python" ]; then echo "== Python $$version not found on this machine; skipped"; continue; fi; \
+		echo "== pytest on $$python"; \
+		UV_PROJECT_ENVIRONMENT=.venv-$$version $(UV) sync --frozen --all-extras --python $$python && \
+		UV_PROJECT_ENVIRONMENT=.venv-$$version $(UV) run --frozen --no-sync pytest -q -p no:cacheprovider -x || exit 1; \
+	done
 
 bench: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
 	$(UV) sync --frozen --all-extras --group bench --python $(PY311)
@@ -57,4 +60,4 @@ fmt: setup
 	$(UV) run --frozen --no-sync ruff check --fix .
 
 clean:
-	rm -rf .venv .venv-3.13 .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf .venv .venv-3.* .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -357,9 +357,32 @@ def _canonical_ipv6(text: str) -> str | None:
     # PERF: ipaddress costs several microseconds per literal; the few a deployment sees
     # ("[::1]") are answered from this small bounded cache (at most 64 short strings).
     try:
-        return ipaddress.IPv6Address(text).compressed
+        packed = ipaddress.IPv6Address(text).packed
     except ValueError:
         return None
+    return _compress([int.from_bytes(packed[i : i + 2], "big") for i in range(0, 16, 2)])
+
+
+def _compress(hextets: list[int]) -> str:
+    """RFC 5952 text of an IPv6 address, as browsers serialise it (WHATWG URL).
+
+    NOTE: not `ipaddress`'s ``compressed``: from Python 3.13 on it writes IPv4-mapped
+    addresses as ``::ffff:127.0.0.1``, so the canonical form would depend on the version.
+    """
+    best_start, best_length, start = -1, 1, -1
+    for index, value in enumerate([*hextets, 1]):
+        if value == 0 and start < 0:
+            start = index
+        elif value != 0 and start >= 0:
+            if index - start > best_length:
+                best_start, best_length = start, index - start
+            start = -1
+    words = [f"{value:x}" for value in hextets]
+    if best_start < 0:
+        return ":".join(words)
+    head = ":".join(words[:best_start])
+    tail = ":".join(words[best_start + best_length :])
+    return f"{head}::{tail}"
 
 
 def request_origin(scheme: str, host: str) -> Origin:
