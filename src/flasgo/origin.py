@@ -265,6 +265,9 @@ def parse_host(value: str, *, config: bool = False) -> Host:
     return Host(name[:-1] if name[-1] == "." else name, port, kind)
 
 
+# PERF: a site sees few distinct Host and Origin values, and every CSRF check parses two; the
+# answers for the last few hundred come from this bounded cache (failures are not cached).
+@lru_cache(maxsize=512)
 def _split_host(value: str, config: bool) -> tuple[str, int | None, HostKind]:
     """The canonical name (trailing dot kept), the port and the kind of a host value."""
     # PERF: tuples inside, one value object at the end: a request pays for one allocation.

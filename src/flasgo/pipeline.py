@@ -47,7 +47,6 @@ from flasgo.sessions.session import SessionTooLarge, mark_private
 
 if TYPE_CHECKING:
     from flasgo.endpoint import Endpoint
-    from flasgo.handlers import HandlerPlan
     from flasgo.hooks import Hook
     from flasgo.routing import Router, RuleEntry
     from flasgo.security.hosts import HostValidator
@@ -211,7 +210,7 @@ class Pipeline:
                 found, preset = self._other_method(entry, method)
             target = found
         request = Request(scope, receive, self._app, params, target.endpoint.name or None, entry)
-        binding = RequestBinding(request)
+        binding: RequestBinding = [request]
         token = request_binding.set(binding)
         try:
             if self._preload and not await self._preload_session(request, send):
@@ -225,7 +224,7 @@ class Pipeline:
             await self._dispatch(request, target, params, send, preset)
         finally:
             # PERF: see flasgo.context: nothing the server keeps may reach the request.
-            binding.release()
+            binding[0] = None
             request_binding.reset(token)
             request.close_files()  # NOTE: uploads live until the response was sent
 
@@ -366,7 +365,7 @@ class Pipeline:
 
     # -- the route -----------------------------------------------------------------------------
 
-    async def _dispatch(
+    async def _dispatch(  # noqa: C901, PLR0912, PLR0915 - PERF: the hot path in one frame
         self,
         request: Request,
         target: Target,
@@ -378,16 +377,64 @@ class Pipeline:
         plan = target.endpoint.plan
         try:
             try:
-                result = await self._result(request, target, params, preset)
-                if target.plain and await self._send_plain(request, result, send):
-                    return
+                result: Any = None
+                for step in target.steps:
+                    result = await step(request)
+                    if result is not None:
+                        break
+                else:
+                    if preset is None:
+                        if plan.passthrough:
+                            kwargs = params
+                        elif plan.bind_async:
+                            kwargs = await plan.bind(request, params)
+                        else:
+                            kwargs = plan.bind(request, params)
+                        if plan.is_async:
+                            result = await plan.func(**kwargs)
+                        else:
+                            result = await self._pool.run(plan.func, **kwargs)
+                    elif isinstance(preset, HTTPException):
+                        raise preset
+                    else:
+                        result = preset
+                # PERF: a plain route's str/dict/list/Struct result goes straight into two
+                # messages with a prebuilt header block, unless a session must be saved.
+                if target.plain and not self._refresh:
+                    kind = type(result)
+                    if kind is str:
+                        blocks = self._text
+                        body = result.encode("utf-8", "replace")
+                    elif kind is dict or kind is list or isinstance(result, msgspec.Struct):
+                        blocks = self._json
+                        body = encode_json(result)
+                    else:
+                        blocks = None
+                    state = request.current_state
+                    if blocks is not None and (state is None or state.session is None):
+                        scope = request.scope
+                        headers = [
+                            *blocks[scope.get("scheme") == "https"],
+                            (b"content-length", b"%d" % len(body)),
+                        ]
+                        # PERF: only a request that made a request id, a CSRF token or a CSP
+                        # nonce pays more.
+                        if state is not None or NONCE_KEY in scope:
+                            self._add_extras(request, headers, None)
+                        await send(
+                            {"type": "http.response.start", "status": 200, "headers": headers}
+                        )
+                        if scope["method"] == "HEAD":
+                            body = b""
+                        await send({"type": "http.response.body", "body": body})
+                        return
                 response = await self._finish(request, target, to_response(result))
             except Exception as exc:
                 error = exc
                 response = await self._errors.handle(request, target.errors, exc)
                 response = await self._after(request, target, response, from_error=True)
-                session = request.state.session if request.has_state else None
-                if session is not None and session.accessed:
+                state = request.current_state
+                if state is not None and state.session is not None and state.session.accessed:
                     # A failed request never writes the session, but what it read is private.
                     mark_private(response, default_no_store=self._settings.ENFORCE_NO_STORE_CACHE)
             await self._send(send, response, request)
@@ -400,43 +447,14 @@ class Pipeline:
                 except Exception:
                     error_log.exception("teardown-hook-failed endpoint=%s", target.endpoint.name)
 
-    async def _result(
-        self,
-        request: Request,
-        target: Target,
-        params: dict[str, Any],
-        preset: Response | HTTPException | None,
-    ) -> Any:
-        """Run the route's steps, then the handler (or the routing outcome)."""
-        for step in target.steps:
-            result = await step(request)
-            if result is not None:
-                return result
-        if preset is None:
-            return await self._call(target.endpoint.plan, request, params)
-        if isinstance(preset, HTTPException):
-            raise preset
-        return preset
-
-    async def _call(self, plan: HandlerPlan, request: Request, params: dict[str, Any]) -> Any:
-        if plan.passthrough:
-            kwargs = params
-        elif plan.bind_async:
-            kwargs = await plan.bind(request, params)
-        else:
-            kwargs = plan.bind(request, params)
-        if plan.is_async:
-            return await plan.func(**kwargs)
-        return await self._pool.run(plan.func, **kwargs)
-
     async def _finish(self, request: Request, target: Target, response: Response) -> Response:
         """A successful response through rate-limit headers, after hooks and session save."""
-        if request.has_state:
-            state = request.state
-            if state.usage is not None:
-                stamp(response, state.usage)
+        state = request.current_state
+        if state is not None and state.usage is not None:
+            stamp(response, state.usage)
         response = await self._after(request, target, response, from_error=False)
-        if (request.has_state and request.state.session is not None) or self._refresh:
+        state = request.current_state
+        if (state is not None and state.session is not None) or self._refresh:
             response = await self._save_session(request, response)
         return response
 
@@ -466,39 +484,6 @@ class Pipeline:
 
     # -- sending -------------------------------------------------------------------------------
 
-    async def _send_plain(self, request: Request, result: Any, send: Any) -> bool:
-        """Send a str/dict/list/Struct result of a plain route straight as two messages.
-
-        Returns:
-            False when `result` needs the general path (another type, or a session to save).
-        """
-        kind = type(result)
-        if kind is str:
-            body = result.encode("utf-8", "replace")
-            blocks = self._text
-        elif kind is dict or kind is list or isinstance(result, msgspec.Struct):
-            body = encode_json(result)
-            blocks = self._json
-        else:
-            return False
-        if self._refresh or (request.has_state and request.state.session is not None):
-            return False
-        headers = [
-            *blocks[request.scope.get("scheme") == "https"],
-            (b"content-length", str(len(body)).encode()),
-        ]
-        # PERF: only a request that made a request id, a CSRF token or a CSP nonce pays more.
-        if request.has_state or NONCE_KEY in request.scope:
-            self._add_extras(request, headers, None)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b"" if request.scope["method"] == "HEAD" else body,
-            }
-        )
-        return True
-
     def _add_extras(self, request: Request, headers: Block, response: Response | None) -> None:
         """The per-request headers: CSP nonce, CSRF cookie, request id."""
         if (nonce := request.scope.get(NONCE_KEY)) is not None:
@@ -509,7 +494,8 @@ class Pipeline:
         ):
             headers.append((b"set-cookie", cookie.encode("latin-1")))
         # Error responses always carry the request id (it is in the log line too).
-        if (request.has_state and request.state.request_id is not None) or (
+        state = request.current_state
+        if (state is not None and state.request_id is not None) or (
             response is not None and response.status_code >= 400
         ):
             headers.append((b"x-request-id", request.request_id.encode()))

@@ -84,9 +84,9 @@ class Request:
         "_headers",
         "_json",
         "_receive",
-        "_state",
         "_stream_consumed",
         "app",
+        "current_state",
         "endpoint",
         "rule",
         "scope",
@@ -117,7 +117,8 @@ class Request:
         self._files: UploadedFiles | None = None
         self._g: AppGlobals | None = None
         self._stream_consumed = False
-        self._state: RequestState | None = None
+        # The pipeline's per-request state, None until something makes it (see `state`).
+        self.current_state: RequestState | None = None
 
     # -- the request line -------------------------------------------------------------------
 
@@ -300,15 +301,10 @@ class Request:
     @property
     def state(self) -> RequestState:
         """The pipeline's per-request state (made on first use)."""
-        state = self._state
+        state = self.current_state
         if state is None:
-            state = self._state = RequestState()
+            state = self.current_state = RequestState()
         return state
-
-    @property
-    def has_state(self) -> bool:
-        """Whether anything made the per-request state yet (cheap; creates nothing)."""
-        return self._state is not None
 
     @property
     def blueprint(self) -> str | None:

@@ -304,7 +304,8 @@ async def _nobody(request: Request) -> None:
 
 def _session_user_id(request: Request) -> str | int | None:
     # PERF: no session cookie, no session: nothing is parsed or verified.
-    loaded = request.has_state and request.state.session is not None
+    state = request.current_state
+    loaded = state is not None and state.session is not None
     if not loaded and not request.app.has_session_cookie(request):
         return None
     user_id = request.session.get(USER_ID_KEY)

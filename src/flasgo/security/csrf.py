@@ -302,7 +302,8 @@ class CSRFProtection:
 
     def binding(self, request: Request) -> str:
         """The request's session identity, loading the session if a session cookie came."""
-        session = request.state.session if request.has_state else None
+        state = request.current_state
+        session = None if state is None else state.session
         # PERF: a request without any Cookie header is anonymous; no header index is built.
         if (
             session is None
@@ -470,9 +471,9 @@ class CSRFProtection:
 
 def _pending(request: Request) -> tuple[str | None, Session | None]:
     """The token made during `request` and its loaded session (creates no state)."""
-    if not request.has_state:
+    state = request.current_state
+    if state is None:
         return None, None
-    state = request.state
     return state.csrf_token, state.session
 
 
