@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from tests.conftest import AppBuilder, AppFactory
 
 
-# NOTE: the Host grammar itself (valid and hostile forms) is tested in tests/test_origin.py.
+# NOTE: the Host grammar itself (valid and hostile forms) is tested in
+# tests/primitives/test_origin.py.
 
 
 def test_suffix_patterns_match_apex_and_subdomains_only() -> None:
