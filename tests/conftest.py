@@ -2,8 +2,9 @@
 
 A test builds a tiny app with `make_app`, registers its routes inline and drives it through a
 client from `make_client` (or ``app.test_client()``, which is the same thing). A refusal test
-reads the reason from `security_events`: the names of the events logged on ``flasgo.security``
-during the test, in order.
+asserts the status and the reason code: `refusal` gives both for one response, from
+`security_events` (the names of the events logged on ``flasgo.security`` during the test, in
+order); where no event is logged (404, 405, body limits) the reason is the response's detail.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from flasgo.ratelimit import RateLimitBackend
 from flasgo.security.events import security_log
 from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import SessionBackend
-from flasgo.testing import TestClient
+from flasgo.testing import TestClient, TestResponse
+from tests.asgi import Result
 from tests.redis_server import redis_url
 
 __all__ = [
@@ -27,9 +29,11 @@ __all__ = [
     "AppBuilder",
     "AppFactory",
     "ClientFactory",
+    "RefusalCheck",
     "make_app",
     "make_client",
     "redis_url",
+    "refusal",
     "security_events",
 ]
 
@@ -54,6 +58,12 @@ class AppFactory(Protocol):
 
 # A test file's own builder: the shared factory plus the routes that file's tests drive.
 AppBuilder: TypeAlias = Callable[..., Flasgo]
+
+
+class RefusalCheck(Protocol):
+    """``refusal(response)`` -> ``(status, *reason codes its request logged)``."""
+
+    def __call__(self, response: TestResponse | Result, /) -> tuple[object, ...]: ...
 
 
 class ClientFactory(Protocol):
@@ -101,22 +111,54 @@ class _EventRecorder(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.events: list[str] = []
+        self.by_request: list[tuple[str, str]] = []  # (request id, event)
 
     def emit(self, record: logging.LogRecord) -> None:
         fields = getattr(record, "security", None)
         if isinstance(fields, dict):
             self.events.append(str(fields["event"]))
+            self.by_request.append((str(fields["request_id"]), str(fields["event"])))
 
 
 @pytest.fixture
-def security_events() -> Iterator[list[str]]:
-    """The names of the security events logged during the test, in order (a live list)."""
+def _security_recorder() -> Iterator[_EventRecorder]:
     recorder = _EventRecorder()
     level = security_log.level
     security_log.addHandler(recorder)
     security_log.setLevel(logging.DEBUG)
     try:
-        yield recorder.events
+        yield recorder
     finally:
         security_log.removeHandler(recorder)
         security_log.setLevel(level)
+
+
+@pytest.fixture
+def security_events(_security_recorder: _EventRecorder) -> list[str]:
+    """The names of the security events logged during the test, in order (a live list)."""
+    return _security_recorder.events
+
+
+@pytest.fixture
+def refusal(_security_recorder: _EventRecorder) -> RefusalCheck:
+    """The status of a response and the security events its request logged, in order.
+
+    ``assert refusal(client.get("/x")) == (401, "permission-denied")``: the events are matched
+    to the response by its ``X-Request-ID``, so each request is checked on its own; a request
+    that logged nothing gives ``(200,)``, and so does a success without an ``X-Request-ID``
+    (error responses always carry one). `response` is a `TestResponse` or a `tests.asgi`
+    `Result`.
+    """
+
+    def check(response: TestResponse | Result, /) -> tuple[object, ...]:
+        if isinstance(response, Result):
+            status, request_id = response.status, response.header("x-request-id")
+        else:
+            status, request_id = response.status_code, response.headers.get("x-request-id")
+        if request_id is None and status < 400:
+            return (status,)  # NOTE: only error responses always carry their request id
+        assert request_id, "an error response without X-Request-ID: its events are unknown"
+        events = [event for rid, event in _security_recorder.by_request if rid == request_id]
+        return (status, *events)
+
+    return check

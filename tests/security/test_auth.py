@@ -29,11 +29,13 @@ from flasgo import (
 )
 
 if TYPE_CHECKING:
-    from tests.conftest import AppBuilder, AppFactory
+    from tests.conftest import AppBuilder, AppFactory, RefusalCheck
 
 UNAUTHORIZED = "Authentication required. Provide valid credentials and retry."
 FORBIDDEN = "Forbidden. The authenticated user does not have permission to access this route."
 SERVER_ERROR = "Internal Server Error. Check the application logs for the original failure."
+THROTTLED = "security-failure-rate-limit-exceeded"
+ERROR = "permission-check-error"
 
 ALICE = User(id="alice", is_authenticated=True, scopes=frozenset({"admin", "read"}))
 BOB = User(id="bob", is_authenticated=True, scopes=frozenset({"read"}))
@@ -69,7 +71,7 @@ def security_events(caplog: pytest.LogCaptureFixture) -> list[str]:
 # -- outcomes --------------------------------------------------------------------------------
 
 
-def test_readme_seed_example_401_403_200(bearer_app: AppBuilder) -> None:
+def test_readme_seed_example_401_403_200(bearer_app: AppBuilder, refusal: RefusalCheck) -> None:
     app = bearer_app()
 
     @app.get("/admin")
@@ -79,25 +81,28 @@ def test_readme_seed_example_401_403_200(bearer_app: AppBuilder) -> None:
 
     client = app.test_client()
     anonymous = client.get("/admin")
-    assert anonymous.status_code == 401
+    assert refusal(anonymous) == (401, "permission-denied")
     assert anonymous.text == UNAUTHORIZED
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert anonymous.headers["x-content-type-options"] == "nosniff"
 
     denied = client.get("/admin", headers=bearer("bob-token"))
-    assert denied.status_code == 403
+    assert refusal(denied) == (403, "permission-denied")
     assert denied.text == FORBIDDEN
     assert "www-authenticate" not in denied.headers
 
     wrong = client.get("/admin", headers=bearer("nope"))
-    assert wrong.status_code == 401
+    assert refusal(wrong) == (401, "permission-denied")
+    assert wrong.text == UNAUTHORIZED
 
     allowed = client.get("/admin", headers=bearer("alice-token"))
     assert (allowed.status_code, allowed.text) == (200, "ok")
 
 
 @pytest.mark.parametrize("order", ["route-outside", "route-inside"])
-def test_decorator_order_does_not_matter(bearer_app: AppBuilder, order: str) -> None:
+def test_decorator_order_does_not_matter(
+    bearer_app: AppBuilder, refusal: RefusalCheck, order: str
+) -> None:
     app = bearer_app()
 
     def handler() -> str:
@@ -109,12 +114,12 @@ def test_decorator_order_does_not_matter(bearer_app: AppBuilder, order: str) -> 
         app.authorize(backend="bearer")(app.get("/x")(handler))
 
     client = app.test_client()
-    assert client.get("/x").status_code == 401
+    assert refusal(client.get("/x")) == (401, "permission-denied")
     assert client.get("/x", headers=bearer("bob-token")).text == "secret"
 
 
 def test_no_permissions_means_is_authenticated_and_head_is_protected(
-    bearer_app: AppBuilder,
+    bearer_app: AppBuilder, refusal: RefusalCheck
 ) -> None:
     app = bearer_app()
 
@@ -124,13 +129,13 @@ def test_no_permissions_means_is_authenticated_and_head_is_protected(
         return "me"
 
     client = app.test_client()
-    assert client.get("/me").status_code == 401
-    assert client.head("/me").status_code == 401
+    assert refusal(client.get("/me")) == (401, "permission-denied")
+    assert refusal(client.head("/me")) == (401, "permission-denied")
     assert client.options("/me").status_code == 204  # automatic OPTIONS is not a resource
     assert client.get("/me", headers=bearer("bob-token")).status_code == 200
 
 
-def test_a_backend_without_challenge_sends_no_www_authenticate() -> None:
+def test_a_backend_without_challenge_sends_no_www_authenticate(refusal: RefusalCheck) -> None:
     app = Flasgo()
     app.register_auth_backend("nobody", lambda request: None)
 
@@ -140,11 +145,11 @@ def test_a_backend_without_challenge_sends_no_www_authenticate() -> None:
         return "x"
 
     response = app.test_client().get("/x")
-    assert response.status_code == 401
+    assert refusal(response) == (401, "permission-denied")
     assert "www-authenticate" not in response.headers
 
 
-def test_the_default_backend_finds_nobody_until_replaced() -> None:
+def test_the_default_backend_finds_nobody_until_replaced(refusal: RefusalCheck) -> None:
     app = Flasgo()
 
     @app.get("/x")
@@ -152,7 +157,7 @@ def test_the_default_backend_finds_nobody_until_replaced() -> None:
     def x() -> str:
         return "x"
 
-    assert app.test_client().get("/x").status_code == 401
+    assert refusal(app.test_client().get("/x")) == (401, "permission-denied")
 
     other = Flasgo()
     other.register_auth_backend("default", lambda request: ALICE)
@@ -214,21 +219,25 @@ def test_refusals_are_security_events(
     assert "status=403" in lines[1]
 
 
-def test_auth_refusals_count_towards_the_security_failure_throttle(bearer_app: AppBuilder) -> None:
+def test_auth_refusals_count_towards_the_security_failure_throttle(
+    bearer_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     app = bearer_app(SECURITY_FAILURE_RATE_LIMIT=2)
     app.get("/x")(app.authorize(HasScope("admin"), backend="bearer")(lambda: "x"))
     client = app.test_client()
 
-    assert client.get("/x").status_code == 401
-    assert client.get("/x", headers=bearer("bob-token")).status_code == 403
+    assert refusal(client.get("/x")) == (401, "permission-denied")
+    assert refusal(client.get("/x", headers=bearer("bob-token"))) == (403, "permission-denied")
     throttled = client.get("/x", headers=bearer("bob-token"))
-    assert throttled.status_code == 429
+    assert refusal(throttled) == (429, THROTTLED)
     assert "retry-after" in throttled.headers
     # Over the limit, even valid credentials wait.
-    assert client.get("/x", headers=bearer("alice-token")).status_code == 429
+    assert refusal(client.get("/x", headers=bearer("alice-token"))) == (429, THROTTLED)
 
 
-def test_error_handlers_and_after_hooks_see_auth_refusals(bearer_app: AppBuilder) -> None:
+def test_error_handlers_and_after_hooks_see_auth_refusals(
+    bearer_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     app = bearer_app()
     app.get("/x")(app.authorize(backend="bearer")(lambda: "x"))
 
@@ -242,11 +251,14 @@ def test_error_handlers_and_after_hooks_see_auth_refusals(bearer_app: AppBuilder
         return response
 
     response = app.test_client().get("/x")
-    assert (response.status_code, response.text) == (401, "please log in")
+    assert refusal(response) == (401, "permission-denied")
+    assert response.text == "please log in"
     assert response.headers["x-after"] == "yes"
 
 
-def test_auth_runs_before_the_before_request_hooks(bearer_app: AppBuilder) -> None:
+def test_auth_runs_before_the_before_request_hooks(
+    bearer_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     app = bearer_app()
     seen: list[Any] = []
 
@@ -257,7 +269,7 @@ def test_auth_runs_before_the_before_request_hooks(bearer_app: AppBuilder) -> No
     app.get("/x")(app.authorize(backend="bearer")(lambda: "x"))
     client = app.test_client()
 
-    assert client.get("/x").status_code == 401
+    assert refusal(client.get("/x")) == (401, "permission-denied")
     assert seen == []
     client.get("/x", headers=bearer("bob-token"))
     assert seen == ["bob"]
@@ -291,7 +303,7 @@ def test_sync_backends_and_permissions_run_in_the_thread_pool() -> None:
     assert all(name.startswith("flasgo-sync") for name in threads)
 
 
-def test_async_backends_and_permissions_are_awaited_on_the_loop() -> None:
+def test_async_backends_and_permissions_are_awaited_on_the_loop(refusal: RefusalCheck) -> None:
     app = Flasgo()
     threads: list[str] = []
 
@@ -314,11 +326,13 @@ def test_async_backends_and_permissions_are_awaited_on_the_loop() -> None:
     client = app.test_client()
 
     assert client.get("/ok").status_code == 200
-    assert client.get("/no").status_code == 403
+    assert refusal(client.get("/no")) == (403, "permission-denied")
     assert not any(name.startswith("flasgo-sync") for name in threads)
 
 
-def test_permissions_fail_closed(bearer_app: AppBuilder, caplog: pytest.LogCaptureFixture) -> None:
+def test_permissions_fail_closed(
+    bearer_app: AppBuilder, caplog: pytest.LogCaptureFixture, refusal: RefusalCheck
+) -> None:
     app = bearer_app()
 
     def explodes(request: Request, user: User) -> bool:
@@ -332,10 +346,15 @@ def test_permissions_fail_closed(bearer_app: AppBuilder, caplog: pytest.LogCaptu
     client = app.test_client()
 
     with caplog.at_level(logging.WARNING):
-        assert client.get("/explodes", headers=bearer("bob-token")).status_code == 403
-        assert client.get("/truthy", headers=bearer("bob-token")).status_code == 403
+        exploded = client.get("/explodes", headers=bearer("bob-token"))
+        assert refusal(exploded) == (403, ERROR, "permission-denied")
+        assert refusal(client.get("/truthy", headers=bearer("bob-token"))) == (
+            403,
+            ERROR,
+            "permission-denied",
+        )
         # An anonymous caller refused by a failing check still gets the 401.
-        assert client.get("/explodes").status_code == 401
+        assert refusal(client.get("/explodes")) == (401, ERROR, "permission-denied")
     assert security_events(caplog).count("permission-check-error") == 3
 
 
@@ -352,7 +371,9 @@ def test_allow_any_resolves_the_user_but_never_refuses(bearer_app: AppBuilder) -
     assert client.get("/hello", headers=bearer("alice-token")).text == "hello alice"
 
 
-def test_authorize_twice_adds_up_and_backends_must_agree(bearer_app: AppBuilder) -> None:
+def test_authorize_twice_adds_up_and_backends_must_agree(
+    bearer_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     app = bearer_app()
 
     @app.get("/x")
@@ -362,7 +383,7 @@ def test_authorize_twice_adds_up_and_backends_must_agree(bearer_app: AppBuilder)
         return "x"
 
     client = app.test_client()
-    assert client.get("/x", headers=bearer("bob-token")).status_code == 403
+    assert refusal(client.get("/x", headers=bearer("bob-token"))) == (403, "permission-denied")
     assert client.get("/x", headers=bearer("alice-token")).status_code == 200
 
     with pytest.raises(ConfigurationError, match="one backend"):
@@ -373,7 +394,7 @@ def test_authorize_twice_adds_up_and_backends_must_agree(bearer_app: AppBuilder)
 
 
 def test_blueprint_permissions_apply_to_every_route_and_cannot_be_dropped(
-    bearer_app: AppBuilder,
+    bearer_app: AppBuilder, refusal: RefusalCheck
 ) -> None:
     app = bearer_app()
     admin = Blueprint("admin", url_prefix="/admin", permissions=[HasScope("admin")])
@@ -398,13 +419,21 @@ def test_blueprint_permissions_apply_to_every_route_and_cannot_be_dropped(
     app.register_blueprint(admin)
     client = app.test_client()
 
-    assert client.get("/admin/plain", headers=bearer("alice-token")).status_code == 401
-    assert client.get("/admin/open", headers=bearer("bob-token")).status_code == 403
+    assert refusal(client.get("/admin/plain", headers=bearer("alice-token"))) == (
+        401,
+        "permission-denied",
+    )
+    assert refusal(client.get("/admin/open", headers=bearer("bob-token"))) == (
+        403,
+        "permission-denied",
+    )
     assert client.get("/admin/open", headers=bearer("alice-token")).status_code == 200
-    assert client.get("/admin/inner/deep").status_code == 401
+    assert refusal(client.get("/admin/inner/deep")) == (401, "permission-denied")
 
 
-def test_blueprint_auth_backend_alone_means_authenticated(bearer_app: AppBuilder) -> None:
+def test_blueprint_auth_backend_alone_means_authenticated(
+    bearer_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     app = bearer_app()
     api = Blueprint("api", url_prefix="/api", auth_backend="bearer")
     api.get("/me", name="me")(lambda: current_user.id)
@@ -412,9 +441,12 @@ def test_blueprint_auth_backend_alone_means_authenticated(bearer_app: AppBuilder
     app.register_blueprint(api)
     client = app.test_client()
 
-    assert client.get("/api/me").status_code == 401
+    assert refusal(client.get("/api/me")) == (401, "permission-denied")
     assert client.get("/api/me", headers=bearer("bob-token")).text == "bob"
-    assert client.get("/api/scoped", headers=bearer("bob-token")).status_code == 403
+    assert refusal(client.get("/api/scoped", headers=bearer("bob-token"))) == (
+        403,
+        "permission-denied",
+    )
     assert client.get("/api/scoped", headers=bearer("alice-token")).status_code == 200
 
 
@@ -449,20 +481,20 @@ def session_app(loader: Any = None) -> Flasgo:
     return app
 
 
-def test_session_login_backend_without_a_loader() -> None:
+def test_session_login_backend_without_a_loader(refusal: RefusalCheck) -> None:
     client = session_app().test_client()
 
-    assert client.get("/private").status_code == 401
+    assert refusal(client.get("/private")) == (401, "permission-denied")
     assert client.get("/public").json() == {"id": None, "authenticated": False}
     client.get("/login/carol")
     assert client.get("/private").json() == {"id": "carol", "scopes": []}
     assert client.get("/public").json() == {"id": "carol", "authenticated": True}
     client.get("/logout")
-    assert client.get("/private").status_code == 401
+    assert refusal(client.get("/private")) == (401, "permission-denied")
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_session_backend_with_a_user_loader(kind: str) -> None:
+def test_session_backend_with_a_user_loader(kind: str, refusal: RefusalCheck) -> None:
     threads: list[str] = []
 
     def lookup(user_id: str) -> User | None:
@@ -483,7 +515,7 @@ def test_session_backend_with_a_user_loader(kind: str) -> None:
         assert client.get("/public").json() == {"id": "dave", "authenticated": True}
         assert all(name.startswith("flasgo-sync") for name in threads)
     client.get("/login/ghost")  # the loader no longer knows this id
-    assert client.get("/private").status_code == 401
+    assert refusal(client.get("/private")) == (401, "permission-denied")
 
 
 def test_a_user_parameter_loads_the_user_before_an_async_handler() -> None:
@@ -621,7 +653,7 @@ def test_extract_with_another_scheme_and_custom_challenge() -> None:
         bearer_token_backend(validate, scheme="Bad Scheme")
 
 
-def test_async_token_validation() -> None:
+def test_async_token_validation(refusal: RefusalCheck) -> None:
     async def avalidate(token: str) -> User | None:
         return TOKENS.get(token)
 
@@ -629,8 +661,8 @@ def test_async_token_validation() -> None:
     app.register_auth_backend("bearer", bearer_token_backend(avalidate))
     app.get("/x")(app.authorize(backend="bearer")(lambda: "x"))
     client = app.test_client()
-    assert client.get("/x").status_code == 401
-    assert client.get("/x", headers=bearer("nope")).status_code == 401
+    assert refusal(client.get("/x")) == (401, "permission-denied")
+    assert refusal(client.get("/x", headers=bearer("nope"))) == (401, "permission-denied")
     assert client.get("/x", headers=bearer("bob-token")).status_code == 200
 
 
@@ -719,7 +751,7 @@ def test_valid_openapi_schemes_are_accepted() -> None:
 
 
 def test_docs_auth_backend_protects_the_spec_and_pages(
-    bearer_app: AppBuilder, caplog: pytest.LogCaptureFixture
+    bearer_app: AppBuilder, caplog: pytest.LogCaptureFixture, refusal: RefusalCheck
 ) -> None:
     app = bearer_app(ENABLE_DOCS=True, DOCS_AUTH_BACKEND="bearer")
     app.get("/x")(lambda: "x")
@@ -728,7 +760,7 @@ def test_docs_auth_backend_protects_the_spec_and_pages(
     with caplog.at_level(logging.WARNING, logger="flasgo.security"):
         for url in ("/openapi.json", "/docs", "/docs/redoc"):
             response = client.get(url)
-            assert response.status_code == 401, url
+            assert refusal(response) == (401, "docs-auth-failed"), url
             assert response.headers["www-authenticate"] == "Bearer"
             assert client.get(url, headers=bearer("bob-token")).status_code == 200
     assert set(security_events(caplog)) == {"docs-auth-failed"}

@@ -19,11 +19,14 @@ from flasgo.testing import TestClient
 from tests.asgi import call, http_scope
 
 if TYPE_CHECKING:
-    from tests.conftest import AppBuilder, AppFactory
+    from tests.conftest import AppBuilder, AppFactory, RefusalCheck
 
 KEY = "k" * 40
 OLD_KEY = "o" * 40
 ORIGIN = "http://localhost"
+CSRF = "csrf-check-failed"
+UNSUPPORTED = "Expected a JSON body: send it with Content-Type: application/json."
+TOO_LARGE = "Request body exceeds MAX_REQUEST_BODY_BYTES (10 bytes)."
 
 
 @pytest.fixture(scope="session")
@@ -65,21 +68,21 @@ def csrf_cookie(response: Any, name: str = "flasgo-csrf") -> str | None:
 # -- defaults ------------------------------------------------------------------------------
 
 
-def test_csrf_is_on_by_default(csrf_app: AppBuilder) -> None:
+def test_csrf_is_on_by_default(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     assert Settings.load({"SECRET_KEY": KEY}).CSRF_ENABLED is True
     client = TestClient(csrf_app())
     response = client.post("/submit")
-    assert response.status_code == 403
+    assert refusal(response) == (403, CSRF)
     assert response.text == CSRF_FAILED
 
 
 def test_failure_logs_security_event(
-    csrf_app: AppBuilder, caplog: pytest.LogCaptureFixture
+    csrf_app: AppBuilder, caplog: pytest.LogCaptureFixture, refusal: RefusalCheck
 ) -> None:
     client = TestClient(csrf_app())
     with caplog.at_level(logging.WARNING, logger="flasgo.security"):
         response = client.post("/submit", headers={"origin": ORIGIN})
-    assert response.status_code == 403
+    assert refusal(response) == (403, CSRF)
     assert response.headers["content-type"].startswith("text/plain")
     assert any(r.getMessage().startswith("csrf-check-failed") for r in caplog.records)
 
@@ -94,14 +97,14 @@ def test_safe_methods_and_disabled_setting_pass(csrf_app: AppBuilder) -> None:
     assert csrf_cookie(off.get("/")) is None
 
 
-def test_custom_methods_are_checked(csrf_app: AppBuilder) -> None:
+def test_custom_methods_are_checked(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     app = csrf_app()
 
     @app.route("/custom", methods=["PROPFIND"])
     def custom() -> str:
         return "x"
 
-    assert TestClient(app).request("PROPFIND", "/custom").status_code == 403
+    assert refusal(TestClient(app).request("PROPFIND", "/custom")) == (403, CSRF)
 
 
 # -- issuing -------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ def test_insecure_cookie_setting(csrf_app: AppBuilder) -> None:
     assert "Secure" not in cookie
 
 
-def test_host_prefixed_cookie_on_https(csrf_app: AppBuilder) -> None:
+def test_host_prefixed_cookie_on_https(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     client = TestClient(csrf_app(), base_url="https://localhost")
     assert csrf_cookie(client.get("/"), "__Host-flasgo-csrf") is not None
     ok = client.post("/submit", csrf=True)
@@ -142,7 +145,7 @@ def test_host_prefixed_cookie_on_https(csrf_app: AppBuilder) -> None:
         headers={"origin": "https://localhost", "x-csrf-token": token},
         cookies={"flasgo-csrf": token},
     )
-    assert response.status_code == 403
+    assert refusal(response) == (403, CSRF)
 
 
 def test_no_cookie_on_public_cache_responses_or_unmatched_paths(csrf_app: AppBuilder) -> None:
@@ -184,10 +187,10 @@ def test_csrf_token_helper_issues_and_reuses(csrf_app: AppBuilder) -> None:
 # -- double submit -------------------------------------------------------------------------
 
 
-def test_helper_passes_and_raw_post_fails(csrf_app: AppBuilder) -> None:
+def test_helper_passes_and_raw_post_fails(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     client = TestClient(csrf_app())
     assert client.post("/submit", csrf=True).status_code == 200
-    assert client.post("/submit").status_code == 403
+    assert refusal(client.post("/submit")) == (403, CSRF)
     assert TestClient(csrf_app(), csrf=True).post("/submit").status_code == 200
 
 
@@ -200,7 +203,7 @@ def test_helper_passes_and_raw_post_fails(csrf_app: AppBuilder) -> None:
     ],
 )
 def test_cookie_and_header_must_match(
-    csrf_app: AppBuilder, cookie: str | None, header: str | None, reason: str
+    csrf_app: AppBuilder, cookie: str | None, header: str | None, reason: str, refusal: RefusalCheck
 ) -> None:
     client = TestClient(csrf_app())
     token = client.csrf_token()
@@ -211,10 +214,10 @@ def test_cookie_and_header_must_match(
     if header is not None:
         headers["x-csrf-token"] = values[header]
     cookies = {"flasgo-csrf": values[cookie]} if cookie is not None else None
-    assert client.post("/submit", headers=headers, cookies=cookies).status_code == 403, reason
+    assert refusal(client.post("/submit", headers=headers, cookies=cookies)) == (403, CSRF), reason
 
 
-def test_duplicate_cookie_or_header_fails(csrf_app: AppBuilder) -> None:
+def test_duplicate_cookie_or_header_fails(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     app = csrf_app()
     client = TestClient(app)
     token = client.csrf_token()
@@ -234,7 +237,7 @@ def test_duplicate_cookie_or_header_fails(csrf_app: AppBuilder) -> None:
             (b"cookie", cookie + b"; " + cookie),
         ],
     )
-    assert call(app, twice).status == 403
+    assert refusal(call(app, twice)) == (403, CSRF)
     header_twice = http_scope(
         "/submit",
         "POST",
@@ -245,10 +248,12 @@ def test_duplicate_cookie_or_header_fails(csrf_app: AppBuilder) -> None:
             (b"cookie", cookie),
         ],
     )
-    assert call(app, header_twice).status == 403
+    assert refusal(call(app, header_twice)) == (403, CSRF)
 
 
-def test_forged_signature_fails_and_gets_a_new_cookie(csrf_app: AppBuilder) -> None:
+def test_forged_signature_fails_and_gets_a_new_cookie(
+    csrf_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     client = TestClient(csrf_app())
     token = client.csrf_token()
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
@@ -257,11 +262,13 @@ def test_forged_signature_fails_and_gets_a_new_cookie(csrf_app: AppBuilder) -> N
         headers={"origin": ORIGIN, "x-csrf-token": forged},
         cookies={"flasgo-csrf": forged},
     )
-    assert response.status_code == 403
+    assert refusal(response) == (403, CSRF)
     assert csrf_cookie(response) is not None
 
 
-def test_old_secret_key_verifies_through_fallbacks(csrf_app: AppBuilder) -> None:
+def test_old_secret_key_verifies_through_fallbacks(
+    csrf_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     old = TestClient(csrf_app())
     old_app = Flasgo({"SECRET_KEY": OLD_KEY})
     token = TestClient(old_app).csrf_token()
@@ -269,27 +276,27 @@ def test_old_secret_key_verifies_through_fallbacks(csrf_app: AppBuilder) -> None
     headers = {"origin": ORIGIN, "x-csrf-token": token}
     cookies = {"flasgo-csrf": token}
     assert TestClient(rotated).post("/submit", headers=headers, cookies=cookies).status_code == 200
-    assert old.post("/submit", headers=headers, cookies=cookies).status_code == 403
+    assert refusal(old.post("/submit", headers=headers, cookies=cookies)) == (403, CSRF)
 
 
-def test_form_field_token(csrf_app: AppBuilder) -> None:
+def test_form_field_token(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     client = TestClient(csrf_app())
     token = client.csrf_token()
     ok = client.post("/submit", data={"csrf_token": token}, headers={"origin": ORIGIN})
     assert ok.status_code == 200
     wrong = client.post("/submit", data={"csrf_token": "v1.x.y"}, headers={"origin": ORIGIN})
-    assert wrong.status_code == 403
+    assert refusal(wrong) == (403, CSRF)
     twice = client.post(
         "/submit", body=f"csrf_token={token}&csrf_token={token}", headers={
             "origin": ORIGIN, "content-type": "application/x-www-form-urlencoded"
         },
     )  # fmt: skip
-    assert twice.status_code == 403
+    assert refusal(twice) == (403, CSRF)
     plain = client.post(
         "/submit", body=f"csrf_token={token}",
         headers={"origin": ORIGIN, "content-type": "text/plain"},
     )  # fmt: skip
-    assert plain.status_code == 403
+    assert refusal(plain) == (403, CSRF)
 
 
 # -- provenance ----------------------------------------------------------------------------
@@ -316,14 +323,16 @@ def test_form_field_token(csrf_app: AppBuilder) -> None:
         ({}, 200),  # a non-browser client with the header token
     ],
 )
-def test_provenance(csrf_app: AppBuilder, headers: dict[str, str], status: int) -> None:
+def test_provenance(
+    csrf_app: AppBuilder, headers: dict[str, str], status: int, refusal: RefusalCheck
+) -> None:
     client = TestClient(csrf_app())
     token = client.csrf_token()
     response = client.post("/submit", headers={**headers, "x-csrf-token": token})
-    assert response.status_code == status
+    assert refusal(response) == ((403, CSRF) if status == 403 else (status,))
 
 
-def test_duplicate_origin_fails(csrf_app: AppBuilder) -> None:
+def test_duplicate_origin_fails(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     app = csrf_app()
     token = TestClient(app).csrf_token()
     scope = http_scope(
@@ -336,10 +345,10 @@ def test_duplicate_origin_fails(csrf_app: AppBuilder) -> None:
             (b"cookie", f"flasgo-csrf={token}".encode()),
         ],
     )
-    assert call(app, scope).status == 403
+    assert refusal(call(app, scope)) == (403, CSRF)
 
 
-def test_https_referer_must_be_same_origin(csrf_app: AppBuilder) -> None:
+def test_https_referer_must_be_same_origin(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     client = TestClient(csrf_app(), base_url="https://localhost")
     token = client.csrf_token()
     good = client.post("/submit", headers={"referer": "https://localhost/x", "x-csrf-token": token})
@@ -347,14 +356,16 @@ def test_https_referer_must_be_same_origin(csrf_app: AppBuilder) -> None:
     downgraded = client.post(
         "/submit", headers={"referer": "http://localhost/x", "x-csrf-token": token}
     )
-    assert downgraded.status_code == 403
+    assert refusal(downgraded) == (403, CSRF)
 
 
-def test_no_provenance_needs_header_token_unless_not_required(csrf_app: AppBuilder) -> None:
+def test_no_provenance_needs_header_token_unless_not_required(
+    csrf_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     client = TestClient(csrf_app())
     token = client.csrf_token()
     form_only = client.post("/submit", data={"csrf_token": token})
-    assert form_only.status_code == 403
+    assert refusal(form_only) == (403, CSRF)
     lax = TestClient(csrf_app(CSRF_REQUIRE_ORIGIN=False))
     token = lax.csrf_token()
     assert lax.post("/submit", data={"csrf_token": token}).status_code == 200
@@ -384,20 +395,24 @@ def test_origin_check_can_be_turned_off(csrf_app: AppBuilder) -> None:
         (".example.com", "https://badexample.com", 403),
     ],
 )
-def test_trusted_origins(csrf_app: AppBuilder, trusted: str, origin: str, status: int) -> None:
+def test_trusted_origins(
+    csrf_app: AppBuilder, trusted: str, origin: str, status: int, refusal: RefusalCheck
+) -> None:
     client = TestClient(csrf_app(CSRF_TRUSTED_ORIGINS=[trusted]), base_url="https://localhost")
     token = client.csrf_token()
     response = client.post("/submit", headers={"origin": origin, "x-csrf-token": token})
-    assert response.status_code == status
+    assert refusal(response) == ((403, CSRF) if status == 403 else (status,))
 
 
-def test_cross_site_fetch_passes_only_from_a_trusted_referer(csrf_app: AppBuilder) -> None:
+def test_cross_site_fetch_passes_only_from_a_trusted_referer(
+    csrf_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     client = TestClient(csrf_app(CSRF_TRUSTED_ORIGINS=["https://partner.example"]))
     token = client.csrf_token()
     headers = {"sec-fetch-site": "cross-site", "x-csrf-token": token}
     trusted = {**headers, "referer": "http://partner.example/a"}
     assert client.post("/submit", headers=trusted).status_code == 403  # scheme differs
-    assert client.post("/submit", headers=headers).status_code == 403
+    assert refusal(client.post("/submit", headers=headers)) == (403, CSRF)
     https = TestClient(
         csrf_app(CSRF_TRUSTED_ORIGINS=["https://partner.example"]), base_url="https://localhost"
     )
@@ -413,7 +428,7 @@ def test_cross_site_fetch_passes_only_from_a_trusted_referer(csrf_app: AppBuilde
 # -- exemptions ----------------------------------------------------------------------------
 
 
-def test_exemptions(csrf_app: AppBuilder) -> None:
+def test_exemptions(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     app = csrf_app()
 
     @csrf_exempt
@@ -454,8 +469,8 @@ def test_exemptions(csrf_app: AppBuilder) -> None:
     client = TestClient(app)
     for path in ("/outer", "/inner", "/option", "/hooks/a", "/webhooks/b"):
         assert client.post(path).status_code == 200, path
-    assert client.post("/guarded/c").status_code == 403
-    assert client.post("/submit").status_code == 403
+    assert refusal(client.post("/guarded/c")) == (403, CSRF)
+    assert refusal(client.post("/submit")) == (403, CSRF)
 
 
 def test_bad_csrf_option_fails_at_startup(csrf_app: AppBuilder) -> None:
@@ -492,7 +507,9 @@ def session_app(csrf_app: AppBuilder) -> AppBuilder:
     return build
 
 
-def test_token_stable_across_session_writes_rotated_on_login(session_app: AppBuilder) -> None:
+def test_token_stable_across_session_writes_rotated_on_login(
+    session_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     client = TestClient(session_app())
     assert client.post("/write", csrf=True).status_code == 200
     token = client.cookies["flasgo-csrf"]
@@ -509,17 +526,19 @@ def test_token_stable_across_session_writes_rotated_on_login(session_app: AppBui
     stale = client.post(
         "/write", headers={"origin": ORIGIN, "x-csrf-token": token}, cookies={"flasgo-csrf": token}
     )
-    assert stale.status_code == 403
+    assert refusal(stale) == (403, CSRF)
     assert client.post("/write", csrf=True).status_code == 200
 
 
-def test_anonymous_token_does_not_fit_a_session(session_app: AppBuilder) -> None:
+def test_anonymous_token_does_not_fit_a_session(
+    session_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     client = TestClient(session_app())
     anonymous = TestClient(session_app()).csrf_token()
     client.post("/login", csrf=True)
     headers = {"origin": ORIGIN, "x-csrf-token": anonymous}
     response = client.post("/write", headers=headers, cookies={"flasgo-csrf": anonymous})
-    assert response.status_code == 403
+    assert refusal(response) == (403, CSRF)
 
 
 def test_signed_session_keeps_a_binding_secret(session_app: AppBuilder) -> None:
@@ -569,7 +588,9 @@ class Item(msgspec.Struct):
     name: str
 
 
-def test_json_endpoint_refuses_text_plain_even_with_a_valid_token(csrf_app: AppBuilder) -> None:
+def test_json_endpoint_refuses_text_plain_even_with_a_valid_token(
+    csrf_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     app = csrf_app()
 
     @app.post("/items")
@@ -582,21 +603,21 @@ def test_json_endpoint_refuses_text_plain_even_with_a_valid_token(csrf_app: AppB
         response = client.post(
             "/items", body=body, headers={"content-type": content_type}, csrf=True
         )
-        assert response.status_code == 415, content_type
+        assert (response.status_code, response.text) == (415, UNSUPPORTED), content_type
     assert client.post("/items", json={"name": "x"}, csrf=True).status_code == 200
     # Without the token the same text/plain request is refused by CSRF first.
-    assert (
-        client.post("/items", body=body, headers={"content-type": "text/plain"}).status_code == 403
-    )
+    plain = client.post("/items", body=body, headers={"content-type": "text/plain"})
+    assert refusal(plain) == (403, CSRF)
 
 
-def test_form_body_too_large_is_413_not_403(csrf_app: AppBuilder) -> None:
+def test_form_body_too_large_is_413_not_403(csrf_app: AppBuilder, refusal: RefusalCheck) -> None:
     client = TestClient(csrf_app(MAX_REQUEST_BODY_BYTES=10))
     token = client.csrf_token()
     response = client.post(
         "/submit", data={"x": "y" * 100, "csrf_token": token}, headers={"origin": ORIGIN}
     )
-    assert response.status_code == 413
+    assert refusal(response) == (413,)  # a limit: no security event, nothing counted
+    assert response.text == TOO_LARGE
 
 
 # -- unit: tokens --------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from tests.asgi import call, http_scope
 from tests.linear import linear_ratio
 
 if TYPE_CHECKING:
-    from tests.conftest import AppBuilder, AppFactory
+    from tests.conftest import AppBuilder, AppFactory, RefusalCheck
 
 
-# NOTE: the Host grammar itself (valid and hostile forms) is tested in tests/test_origin.py.
+# NOTE: the Host grammar itself (valid and hostile forms) is tested in
+# tests/primitives/test_origin.py.
 
 
 def test_suffix_patterns_match_apex_and_subdomains_only() -> None:
@@ -93,7 +94,7 @@ def app_with(make_app: AppFactory) -> AppBuilder:
 
 
 def test_default_allowlist_is_local_hosts_only(
-    app_with: AppBuilder, caplog: pytest.LogCaptureFixture
+    app_with: AppBuilder, caplog: pytest.LogCaptureFixture, refusal: RefusalCheck
 ) -> None:
     app = app_with()
     assert call(app, http_scope("/")).status == 200  # host: localhost
@@ -105,7 +106,7 @@ def test_default_allowlist_is_local_hosts_only(
         scope = http_scope("/")
         scope["headers"] = [(b"host", b"evil.example")]
         result = call(app, scope)
-    assert result.status == 400
+    assert refusal(result) == (400, "host-check-failed")
     assert b"Invalid Host header" in result.body
     assert result.header("x-request-id")
     assert result.header("x-content-type-options") == "nosniff"
@@ -122,11 +123,11 @@ def test_default_allowlist_is_local_hosts_only(
     ],
 )
 def test_missing_duplicate_or_malformed_host_is_400(
-    app_with: AppBuilder, headers: list[tuple[bytes, bytes]]
+    app_with: AppBuilder, headers: list[tuple[bytes, bytes]], refusal: RefusalCheck
 ) -> None:
     scope = http_scope("/")
     scope["headers"] = headers
-    assert call(app_with(), scope).status == 400
+    assert refusal(call(app_with(), scope)) == (400, "host-check-failed")
 
 
 def test_host_check_can_be_disabled_and_configured(app_with: AppBuilder) -> None:

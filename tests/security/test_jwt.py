@@ -24,7 +24,7 @@ from flasgo import (
 )
 
 if TYPE_CHECKING:
-    from tests.conftest import AppBuilder, AppFactory
+    from tests.conftest import AppBuilder, AppFactory, RefusalCheck
 
 SECRET = "k" * 32
 ISSUER = "https://issuer.example"
@@ -75,14 +75,14 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in base.items() if value is not None}
 
 
-def test_a_valid_token_is_the_user(jwt_app: AppBuilder) -> None:
+def test_a_valid_token_is_the_user(jwt_app: AppBuilder, refusal: RefusalCheck) -> None:
     app = jwt_app()
     response = get(app, token(scopes=["read", "admin"], additional_claims={"name": "Alice"}))
 
     assert response.status_code == 200
     assert response.json() == {"id": "alice", "scopes": ["admin", "read"], "same": True}
     assert get(app, token(scopes=["admin"]), "/admin").text == "admin"
-    assert get(app, token(scopes=["read"]), "/admin").status_code == 403
+    assert refusal(get(app, token(scopes=["read"]), "/admin")) == (403, "permission-denied")
 
 
 def test_claims_and_scopes_in_the_issued_token() -> None:
@@ -95,17 +95,19 @@ def test_claims_and_scopes_in_the_issued_token() -> None:
     assert pyjwt.get_unverified_header(issued)["alg"] == "HS256"
 
 
-def test_a_custom_scope_claim(jwt_app: AppBuilder) -> None:
+def test_a_custom_scope_claim(jwt_app: AppBuilder, refusal: RefusalCheck) -> None:
     app = jwt_app(scope_claim="scp")
     issued = token(scopes=["admin"], scope_claim="scp")
     assert get(app, issued, "/admin").status_code == 200
-    assert get(app, token(scopes=["admin"]), "/admin").status_code == 403
+    assert refusal(get(app, token(scopes=["admin"]), "/admin")) == (403, "permission-denied")
 
 
-def test_no_token_is_a_401_with_a_bearer_challenge(jwt_app: AppBuilder) -> None:
+def test_no_token_is_a_401_with_a_bearer_challenge(
+    jwt_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     response = jwt_app().test_client().get("/me")
 
-    assert response.status_code == 401
+    assert refusal(response) == (401, "permission-denied")
     assert response.text == UNAUTHORIZED
     assert response.headers["www-authenticate"] == "Bearer"
 
@@ -126,27 +128,31 @@ def test_no_token_is_a_401_with_a_bearer_challenge(jwt_app: AppBuilder) -> None:
         pytest.param(claims(scope=["admin"]), id="scope-not-a-string"),
     ],
 )
-def test_invalid_claims_are_401(jwt_app: AppBuilder, bad: dict[str, Any]) -> None:
+def test_invalid_claims_are_401(
+    jwt_app: AppBuilder, bad: dict[str, Any], refusal: RefusalCheck
+) -> None:
     response = get(jwt_app(), raw_token(bad))
-    assert response.status_code == 401
+    assert refusal(response) == (401, "permission-denied")
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-def test_leeway_accepts_a_just_expired_token(jwt_app: AppBuilder) -> None:
+def test_leeway_accepts_a_just_expired_token(jwt_app: AppBuilder, refusal: RefusalCheck) -> None:
     just_expired = raw_token(claims(exp=int(time.time()) - 5))
-    assert get(jwt_app(), just_expired).status_code == 401
+    assert refusal(get(jwt_app(), just_expired)) == (401, "permission-denied")
     assert get(jwt_app(leeway=30), just_expired).status_code == 200
 
 
-def test_a_wrong_secret_and_a_tampered_payload_are_401(jwt_app: AppBuilder) -> None:
-    assert get(jwt_app(), raw_token(claims(), key="x" * 32)).status_code == 401
+def test_a_wrong_secret_and_a_tampered_payload_are_401(
+    jwt_app: AppBuilder, refusal: RefusalCheck
+) -> None:
+    assert refusal(get(jwt_app(), raw_token(claims(), key="x" * 32))) == (401, "permission-denied")
 
     header, payload, signature = token().split(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     data["sub"] = "mallory"
     forged = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-    assert get(jwt_app(), f"{header}.{forged}.{signature}").status_code == 401
-    assert get(jwt_app(), "not.a.jwt").status_code == 401
+    assert refusal(get(jwt_app(), f"{header}.{forged}.{signature}")) == (401, "permission-denied")
+    assert refusal(get(jwt_app(), "not.a.jwt")) == (401, "permission-denied")
 
 
 def _unsigned(header: dict[str, Any], body: dict[str, Any]) -> str:
@@ -163,24 +169,26 @@ def _hs512(body: dict[str, Any], key: str) -> str:
     return f"{unsigned}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
-def test_alg_none_is_refused(jwt_app: AppBuilder) -> None:
+def test_alg_none_is_refused(jwt_app: AppBuilder, refusal: RefusalCheck) -> None:
     for alg in ("none", "None", "NONE"):
         unsigned = _unsigned({"alg": alg, "typ": "JWT"}, claims())
-        assert get(jwt_app(), unsigned).status_code == 401
+        assert refusal(get(jwt_app(), unsigned)) == (401, "permission-denied")
 
 
-def test_other_algorithms_than_the_configured_ones_are_refused(jwt_app: AppBuilder) -> None:
+def test_other_algorithms_than_the_configured_ones_are_refused(
+    jwt_app: AppBuilder, refusal: RefusalCheck
+) -> None:
     # Algorithm confusion: a valid signature under an algorithm the backend did not choose.
-    assert get(jwt_app(), _hs512(claims(), SECRET)).status_code == 401
+    assert refusal(get(jwt_app(), _hs512(claims(), SECRET))) == (401, "permission-denied")
     strong = Flasgo()
     long_key = "L" * 64
     backend = jwt_backend(long_key, issuer=ISSUER, audience=AUDIENCE, algorithms=["HS512"])
     strong.register_auth_backend("jwt", backend)
     strong.get("/me")(strong.authorize(backend="jwt")(lambda: current_user.id))
     assert get(strong, _hs512(claims(), long_key)).text == "alice"
-    assert get(strong, raw_token(claims(), key=long_key)).status_code == 401
+    assert refusal(get(strong, raw_token(claims(), key=long_key))) == (401, "permission-denied")
     forged = _unsigned({"alg": "RS256", "typ": "JWT"}, claims()) + "c2ln"
-    assert get(jwt_app(), forged).status_code == 401
+    assert refusal(get(jwt_app(), forged)) == (401, "permission-denied")
 
 
 @pytest.mark.parametrize("algorithms", [("none",), ("RS256",), ("HS256", "ES256"), ()])

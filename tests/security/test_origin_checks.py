@@ -193,7 +193,7 @@ def test_websocket_origin(
 
 
 def test_websocket_allowed_origins_compare_canonically(
-    origin_app: AppBuilder, make_client: ClientFactory
+    origin_app: AppBuilder, make_client: ClientFactory, security_events: list[str]
 ) -> None:
     client = make_client(origin_app(WEBSOCKET_ALLOWED_ORIGINS=["https://App.example.com:443"]))
     with client.websocket_connect("/ws", origin="https://app.example.com") as ws:
@@ -204,6 +204,8 @@ def test_websocket_allowed_origins_compare_canonically(
     ):
         pass
     assert denied.value.status_code == 403
+    assert denied.value.body == b"WebSocket origin not allowed."
+    assert security_events == ["websocket-origin-failed"]
 
 
 @pytest.mark.parametrize(
@@ -220,7 +222,12 @@ def test_websocket_allowed_origins_compare_canonically(
     ],
 )
 def test_csrf_and_websocket_agree_on_same_origin(
-    host: str, origin: str, same: bool, origin_app: AppBuilder, make_client: ClientFactory
+    host: str,
+    origin: str,
+    same: bool,
+    origin_app: AppBuilder,
+    make_client: ClientFactory,
+    security_events: list[str],
 ) -> None:
     client = make_client(origin_app(ALLOWED_HOSTS={"localhost", "[::1]"}))
     token = client.csrf_token()
@@ -233,3 +240,4 @@ def test_csrf_and_websocket_agree_on_same_origin(
         websocket_status = exc.status_code
     assert csrf.status_code == (200 if same else 403)
     assert websocket_status == (101 if same else 403)
+    assert security_events == ([] if same else ["csrf-check-failed", "websocket-origin-failed"])

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,8 +21,13 @@ from flasgo.stores.redis import RedisStore
 from tests.asgi import call, http_scope
 from tests.redis_server import start_redis_server
 
+if TYPE_CHECKING:
+    from tests.conftest import RefusalCheck
+
 THROTTLED = "Too many failed security checks from this client. Wait a moment before retrying."
 BAD_HOST = {"host": "evil.example"}
+HOST_FAILED = "host-check-failed"
+THROTTLED_EVENT = "security-failure-rate-limit-exceeded"
 
 
 class Clock:
@@ -57,18 +62,21 @@ def security_events(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.security["event"] for record in caplog.records if hasattr(record, "security")]
 
 
-def test_host_failures_turn_into_429_at_the_limit() -> None:
+def test_host_failures_turn_into_429_at_the_limit(refusal: RefusalCheck) -> None:
     _, _, _, client = build(3, 60)
-    assert [client.get("/", headers=BAD_HOST).status_code for _ in range(3)] == [400] * 3
+    bad = [refusal(client.get("/", headers=BAD_HOST)) for _ in range(3)]
+    assert bad == [(400, HOST_FAILED)] * 3
     refused = client.get("/", headers=BAD_HOST)
-    assert refused.status_code == 429
+    assert refusal(refused) == (429, THROTTLED_EVENT)
     assert refused.text == THROTTLED
     # Three failures at 40 s into a 60 s bucket: a slot frees at 60 + 20 s.
     assert refused.headers["retry-after"] == "40"
     assert refused.headers["x-content-type-options"] == "nosniff"
 
 
-def test_the_failure_over_the_limit_is_answered_429_without_the_pre_check() -> None:
+def test_the_failure_over_the_limit_is_answered_429_without_the_pre_check(
+    refusal: RefusalCheck,
+) -> None:
     app, _, _, _ = build(2, 60)
     # Two apps' worth of failures on one throttle: the pre-check only knows what it saw.
     throttle = app._throttle
@@ -78,7 +86,8 @@ def test_the_failure_over_the_limit_is_answered_429_without_the_pre_check() -> N
     client.get("/", headers=BAD_HOST)
     throttle.blocked.clear()  # as if another worker had counted the failures
     refused = client.get("/", headers=BAD_HOST)
-    assert (refused.status_code, refused.text) == (429, THROTTLED)
+    assert refusal(refused) == (429, HOST_FAILED, THROTTLED_EVENT)
+    assert refused.text == THROTTLED
     assert int(refused.headers["retry-after"]) > 0
 
 
@@ -95,7 +104,7 @@ def test_a_throttled_client_is_refused_before_routing(caplog: pytest.LogCaptureF
     assert security_events(caplog) == ["security-failure-rate-limit-exceeded"] * 2
 
 
-def test_the_window_slides_and_retry_after_is_honest() -> None:
+def test_the_window_slides_and_retry_after_is_honest(refusal: RefusalCheck) -> None:
     _, clock, calls, client = build(2, 60)
     clock.advance(50)  # 1050: 30 s into the bucket [1020, 1080)
     client.get("/", headers=BAD_HOST)
@@ -106,53 +115,54 @@ def test_the_window_slides_and_retry_after_is_honest() -> None:
     for _ in range(10):
         assert client.get("/").headers["retry-after"] == str(wait)
     clock.advance(wait - 1)
-    assert client.get("/").status_code == 429
+    assert refusal(client.get("/")) == (429, THROTTLED_EVENT)
     clock.advance(1)
     assert client.get("/").status_code == 200
     assert calls == ["index"]
     # One slot, not two: the next failure goes over the limit again.
-    assert client.get("/", headers=BAD_HOST).status_code == 400
-    assert client.get("/", headers=BAD_HOST).status_code == 429
+    assert refusal(client.get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
+    assert refusal(client.get("/", headers=BAD_HOST)) == (429, THROTTLED_EVENT)
 
 
-def test_other_clients_are_not_affected() -> None:
+def test_other_clients_are_not_affected(refusal: RefusalCheck) -> None:
     app, _, _, _ = build(1, 60)
     attacker = app.test_client(client=("203.0.113.9", 4000))
     bystander = app.test_client(client=("198.51.100.7", 4000))
     attacker.get("/", headers=BAD_HOST)
-    assert attacker.get("/").status_code == 429
+    assert refusal(attacker.get("/")) == (429, THROTTLED_EVENT)
     assert bystander.get("/").status_code == 200
-    assert bystander.get("/", headers=BAD_HOST).status_code == 400
+    assert refusal(bystander.get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
 
 
-def test_clients_without_an_ip_are_never_throttled() -> None:
+def test_clients_without_an_ip_are_never_throttled(refusal: RefusalCheck) -> None:
     app, _, _, _ = build(1, 60)
     scope = http_scope("/", headers=[])
     scope["headers"] = [(b"host", b"evil.example")]
     scope["client"] = None
-    assert [call(app, dict(scope)).status for _ in range(5)] == [400] * 5
+    assert [refusal(call(app, dict(scope))) for _ in range(5)] == [(400, HOST_FAILED)] * 5
     # Also while the pre-check has other clients on record.
-    assert call(app, http_scope("/", headers=[(b"host", b"evil.example")])).status == 400
-    assert call(app, http_scope("/")).status == 429
-    assert call(app, dict(scope)).status == 400
+    with_ip = http_scope("/", headers=[(b"host", b"evil.example")])
+    assert refusal(call(app, with_ip)) == (400, HOST_FAILED)
+    assert refusal(call(app, http_scope("/"))) == (429, THROTTLED_EVENT)
+    assert refusal(call(app, dict(scope))) == (400, HOST_FAILED)
 
 
-def test_the_memory_is_bounded_and_fails_open() -> None:
+def test_the_memory_is_bounded_and_fails_open(refusal: RefusalCheck) -> None:
     app, _, _, _ = build(1, 60, max_clients=2)
     clients = [app.test_client(client=(f"10.0.0.{n}", 1)) for n in range(3)]
     for client in clients:
-        assert client.get("/", headers=BAD_HOST).status_code == 400
+        assert refusal(client.get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
     throttle = app._throttle
     assert throttle is not None
     assert list(throttle.blocked) == ["10.0.0.1", "10.0.0.2"]
     # The oldest client was forgotten (not locked out for lack of room) ...
     assert clients[0].get("/").status_code == 200
-    assert clients[0].get("/", headers=BAD_HOST).status_code == 400
+    assert refusal(clients[0].get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
     # ... and the recent ones are still refused.
-    assert clients[2].get("/").status_code == 429
+    assert refusal(clients[2].get("/")) == (429, THROTTLED_EVENT)
 
 
-def test_trusted_proxies_throttle_the_real_client() -> None:
+def test_trusted_proxies_throttle_the_real_client(refusal: RefusalCheck) -> None:
     clock = Clock()
     app = Flasgo(
         {"TRUSTED_PROXIES": ["127.0.0.1/32"]},
@@ -166,39 +176,41 @@ def test_trusted_proxies_throttle_the_real_client() -> None:
     client = app.test_client()
     first = {"x-forwarded-for": "203.0.113.1"}
     second = {"x-forwarded-for": "203.0.113.2"}
-    assert client.get("/", headers={**first, **BAD_HOST}).status_code == 400
-    assert client.get("/", headers=first).status_code == 429
+    assert refusal(client.get("/", headers={**first, **BAD_HOST})) == (400, HOST_FAILED)
+    assert refusal(client.get("/", headers=first)) == (429, THROTTLED_EVENT)
     assert client.get("/", headers=second).status_code == 200
 
 
-def test_the_default_is_50_failures_per_60_seconds() -> None:
+def test_the_default_is_50_failures_per_60_seconds(refusal: RefusalCheck) -> None:
     app = Flasgo()
     client = app.test_client()
-    statuses = [client.get("/", headers=BAD_HOST).status_code for _ in range(51)]
-    assert statuses == [400] * 50 + [429]
+    outcomes = [refusal(client.get("/", headers=BAD_HOST)) for _ in range(51)]
+    assert outcomes == [(400, HOST_FAILED)] * 50 + [(429, THROTTLED_EVENT)]
     throttle = app._throttle
     assert throttle is not None
     assert (throttle.limit, throttle.window) == (50, 60.0)
 
 
-def test_zero_switches_the_throttle_off() -> None:
+def test_zero_switches_the_throttle_off(refusal: RefusalCheck) -> None:
     app = Flasgo({"SECURITY_FAILURE_RATE_LIMIT": 0})
     client = app.test_client()
-    assert {client.get("/", headers=BAD_HOST).status_code for _ in range(60)} == {400}
+    outcomes = [refusal(client.get("/", headers=BAD_HOST)) for _ in range(60)]
+    assert outcomes == [(400, HOST_FAILED)] * 60
     assert app._throttle is None
 
 
-def test_settings_set_the_limit_and_window() -> None:
+def test_settings_set_the_limit_and_window(refusal: RefusalCheck) -> None:
     app = Flasgo({"SECURITY_FAILURE_RATE_LIMIT": 2, "SECURITY_FAILURE_WINDOW_SECONDS": 30})
     client = app.test_client()
-    assert [client.get("/", headers=BAD_HOST).status_code for _ in range(3)] == [400, 400, 429]
+    outcomes = [refusal(client.get("/", headers=BAD_HOST)) for _ in range(3)]
+    assert outcomes == [(400, HOST_FAILED), (400, HOST_FAILED), (429, THROTTLED_EVENT)]
     assert 0 < int(client.get("/").headers["retry-after"]) <= 60
 
 
-def test_oversized_requests_are_limits_not_security_failures() -> None:
+def test_oversized_requests_are_limits_not_security_failures(refusal: RefusalCheck) -> None:
     _, _, _, client = build(1, 60)
     long_url = "/" + "a" * 10_000
-    assert [client.get(long_url).status_code for _ in range(3)] == [414] * 3
+    assert [refusal(client.get(long_url)) for _ in range(3)] == [(414, "url-too-long")] * 3
     assert client.get("/").status_code == 200
 
 
@@ -233,25 +245,25 @@ def redis_app(url: str, clock: Clock, namespace: str, **store: Any) -> Iterator[
         yield client
 
 
-def test_two_apps_on_one_redis_share_the_count(redis_url: str) -> None:
+def test_two_apps_on_one_redis_share_the_count(redis_url: str, refusal: RefusalCheck) -> None:
     clock, namespace = Clock(), f"test-{uuid.uuid4().hex}"
     with (
         redis_app(redis_url, clock, namespace) as first,
         redis_app(redis_url, clock, namespace) as second,
     ):
-        assert first.get("/", headers=BAD_HOST).status_code == 400
-        assert second.get("/", headers=BAD_HOST).status_code == 400
-        assert first.get("/", headers=BAD_HOST).status_code == 400
+        assert refusal(first.get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
+        assert refusal(second.get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
+        assert refusal(first.get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
         # The fourth failure anywhere is over the shared limit.
         refused = second.get("/", headers=BAD_HOST)
         assert (refused.status_code, refused.text) == (429, THROTTLED)
         # Four failures counted (the refused one too) 40 s into the bucket: 20 + 30 s.
         assert refused.headers["retry-after"] == "50"
         # Both now refuse the client at screening.
-        assert first.get("/").status_code == 429
-        assert second.get("/").status_code == 429
+        assert refusal(first.get("/")) == (429, THROTTLED_EVENT)
+        assert refusal(second.get("/")) == (429, THROTTLED_EVENT)
         clock.advance(49)
-        assert second.get("/").status_code == 429
+        assert refusal(second.get("/")) == (429, THROTTLED_EVENT)
         clock.advance(1)
         assert first.get("/").status_code == 200
         assert second.get("/").status_code == 200
@@ -268,16 +280,16 @@ def test_redis_url_makes_the_throttle_shared(redis_url: str) -> None:
         assert backend.store.namespace == "flasgo.throttle"
 
 
-def test_a_redis_outage_fails_open(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_redis_outage_fails_open(caplog: pytest.LogCaptureFixture, refusal: RefusalCheck) -> None:
     server = start_redis_server()
     try:
         with redis_app(server.url, Clock(), "outage", timeout=1.0) as client:
-            assert client.get("/", headers=BAD_HOST).status_code == 400
+            assert refusal(client.get("/", headers=BAD_HOST)) == (400, HOST_FAILED)
             server.stop()
             caplog.clear()
             with caplog.at_level(logging.WARNING, logger="flasgo.security"):
-                statuses = [client.get("/", headers=BAD_HOST).status_code for _ in range(5)]
-            assert statuses == [400] * 5
+                outcomes = [refusal(client.get("/", headers=BAD_HOST)) for _ in range(5)]
+            assert outcomes == [(400, HOST_FAILED, "shared-storage-unavailable")] * 5
             events = security_events(caplog)
             assert events == ["host-check-failed", "shared-storage-unavailable"] * 5
             assert client.get("/").status_code == 200
@@ -285,7 +297,7 @@ def test_a_redis_outage_fails_open(caplog: pytest.LogCaptureFixture) -> None:
         server.stop()
 
 
-def test_csrf_failures_count_towards_the_throttle() -> None:
+def test_csrf_failures_count_towards_the_throttle(refusal: RefusalCheck) -> None:
     from flasgo import Flasgo
 
     app = Flasgo({"SECURITY_FAILURE_RATE_LIMIT": 2})
@@ -295,5 +307,6 @@ def test_csrf_failures_count_towards_the_throttle() -> None:
         return "done"
 
     client = app.test_client()
-    statuses = [client.post("/submit").status_code for _ in range(3)]
-    assert statuses == [403, 403, 429]
+    outcomes = [refusal(client.post("/submit")) for _ in range(3)]
+    csrf = (403, "csrf-check-failed")
+    assert outcomes == [csrf, csrf, (429, THROTTLED_EVENT)]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = [README, *sorted((ROOT / "docs").glob("**/*.md"))]
 SECTION = re.compile(r"^## Installation\n(.*?)(?=^## )", re.S | re.M)
@@ -84,7 +84,7 @@ def _argv(command: str, uv: str) -> list[str]:
         return [uv, *words]
     if words[:2] == ["uv", "build"]:
         return [uv, *words[1:]]
-    raise AssertionError(f"tests/test_install.py does not know how to run {command!r}")
+    raise AssertionError(f"tests/project/test_install.py does not know how to run {command!r}")
 
 
 def _run(argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:

@@ -26,7 +26,7 @@ from flasgo.handlers import BodyInfo, ParamInfo
 from flasgo.openapi import SchemaRegistry, openapi_spec
 from flasgo.openapi.schema import VALIDATION_ERROR_SCHEMA
 from flasgo.routing import Converter
-from tests.openapi.checks import assert_valid_openapi
+from tests.composition.openapi.checks import assert_valid_openapi
 
 EMPTY = inspect.Parameter.empty
 

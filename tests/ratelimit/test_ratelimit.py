@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -29,6 +29,9 @@ from flasgo.ratelimit import Quota, rules_of
 from flasgo.stores.redis import RedisStore
 from tests.asgi import call, http_scope
 from tests.redis_server import start_redis_server
+
+if TYPE_CHECKING:
+    from tests.conftest import RefusalCheck
 
 DENIED = {
     "error": "too_many_requests",
@@ -75,12 +78,12 @@ def rate_headers(response: Any) -> dict[str, str]:
 # -- the boundary and the response ----------------------------------------------------------
 
 
-def test_n_requests_pass_and_the_next_is_refused() -> None:
+def test_n_requests_pass_and_the_next_is_refused(refusal: RefusalCheck) -> None:
     _, _, client = limited_app(3, 10)
     for _ in range(3):
         assert client.get("/limited").status_code == 200
     refused = client.get("/limited")
-    assert refused.status_code == 429
+    assert refusal(refused) == (429, "rate-limit-exceeded")
     assert refused.json() == DENIED
     assert refused.headers["content-type"] == "application/json"
     # Three requests at the start of a bucket: one fits again once that bucket, weighted by
@@ -137,7 +140,7 @@ def test_a_refusal_is_logged_as_a_security_event(security_events: list[str]) -> 
     assert security_events == ["rate-limit-exceeded"]
 
 
-def test_an_error_handler_can_reshape_the_429() -> None:
+def test_an_error_handler_can_reshape_the_429(refusal: RefusalCheck) -> None:
     app, _, client = limited_app(1, 10)
 
     @app.errorhandler(429)
@@ -146,30 +149,27 @@ def test_an_error_handler_can_reshape_the_429() -> None:
 
     client.get("/limited")
     refused = client.get("/limited")
-    assert (refused.status_code, refused.text, refused.headers["retry-after"]) == (
-        429,
-        "slow down",
-        "20",
-    )
+    assert refusal(refused) == (429, "rate-limit-exceeded")
+    assert (refused.text, refused.headers["retry-after"]) == ("slow down", "20")
 
 
 # -- the sliding window --------------------------------------------------------------------
 
 
-def test_the_window_slides_across_bucket_edges() -> None:
+def test_the_window_slides_across_bucket_edges(refusal: RefusalCheck) -> None:
     _, clock, client = limited_app(4, 10)
     clock.advance(9)  # the end of the bucket [1000, 1010)
     assert [client.get("/limited").status_code for _ in range(4)] == [200] * 4
     clock.advance(1)  # a fixed window would reset here; the sliding one still counts 4
     refused = client.get("/limited")
-    assert refused.status_code == 429
+    assert refusal(refused) == (429, "rate-limit-exceeded")
     # Previous bucket weight falls to 3/4 at 2.5 s in: one request fits.
     assert refused.headers["retry-after"] == "3"
     clock.advance(2.4)
-    assert client.get("/limited").status_code == 429
+    assert refusal(client.get("/limited")) == (429, "rate-limit-exceeded")
     clock.advance(0.1)
     assert client.get("/limited").status_code == 200
-    assert client.get("/limited").status_code == 429
+    assert refusal(client.get("/limited")) == (429, "rate-limit-exceeded")
 
 
 def test_waiting_retry_after_is_enough_and_a_refusal_costs_nothing() -> None:
@@ -196,7 +196,7 @@ def test_two_windows_later_everything_is_forgotten() -> None:
 # -- rules, scopes and keys ----------------------------------------------------------------
 
 
-def test_either_decorator_order_and_the_module_level_decorator() -> None:
+def test_either_decorator_order_and_the_module_level_decorator(refusal: RefusalCheck) -> None:
     app = Flasgo(rate_limiter=RateLimiter(clock=Clock()))
 
     @app.ratelimit(1, per=60)
@@ -211,11 +211,14 @@ def test_either_decorator_order_and_the_module_level_decorator() -> None:
 
     client = app.test_client()
     for path in ("/above", "/below"):
-        assert [client.get(path).status_code for _ in range(2)] == [200, 429]
+        assert [refusal(client.get(path)) for _ in range(2)] == [
+            (200,),
+            (429, "rate-limit-exceeded"),
+        ]
     assert rules_of(below) == (RateLimitRule(1, 60),)
 
 
-def test_several_rules_count_together_and_the_tightest_is_reported() -> None:
+def test_several_rules_count_together_and_the_tightest_is_reported(refusal: RefusalCheck) -> None:
     clock = Clock()
     app = Flasgo(rate_limiter=RateLimiter(clock=clock))
 
@@ -235,23 +238,23 @@ def test_several_rules_count_together_and_the_tightest_is_reported() -> None:
     assert rate_headers(ok) == {"limit": "5", "remaining": "1", "reset": "18"}
     client.get("/burst")
     refused = client.get("/burst")
-    assert refused.status_code == 429
+    assert refusal(refused) == (429, "rate-limit-exceeded")
     assert refused.headers["ratelimit-limit"] == "5"
     # The refused requests were counted against neither rule.
     clock.advance(120)
     assert rate_headers(client.get("/burst"))["limit"] == "3"
 
 
-def test_clients_are_counted_apart() -> None:
+def test_clients_are_counted_apart(refusal: RefusalCheck) -> None:
     app, _, _ = limited_app(1, 10)
     first = app.test_client(client=("10.0.0.1", 1000))
     second = app.test_client(client=("10.0.0.2", 1000))
     assert first.get("/limited").status_code == 200
-    assert first.get("/limited").status_code == 429
+    assert refusal(first.get("/limited")) == (429, "rate-limit-exceeded")
     assert second.get("/limited").status_code == 200
 
 
-def test_routes_have_their_own_buckets_unless_they_share_a_scope() -> None:
+def test_routes_have_their_own_buckets_unless_they_share_a_scope(refusal: RefusalCheck) -> None:
     app = Flasgo(rate_limiter=RateLimiter(clock=Clock()))
 
     @app.get("/a")
@@ -271,11 +274,11 @@ def test_routes_have_their_own_buckets_unless_they_share_a_scope() -> None:
 
     client = app.test_client()
     assert client.get("/a").status_code == 200
-    assert client.get("/b").status_code == 429
+    assert refusal(client.get("/b")) == (429, "rate-limit-exceeded")
     assert client.get("/c").status_code == 200
 
 
-def test_a_sync_key_function_runs_in_the_thread_pool() -> None:
+def test_a_sync_key_function_runs_in_the_thread_pool(refusal: RefusalCheck) -> None:
     threads: list[str] = []
 
     def api_key(request: Request) -> str | None:
@@ -291,15 +294,18 @@ def test_a_sync_key_function_runs_in_the_thread_pool() -> None:
 
     client = app.test_client()
     assert client.get("/data", headers={"x-api-key": "one"}).status_code == 200
-    assert client.get("/data", headers={"x-api-key": "one"}).status_code == 429
+    assert refusal(client.get("/data", headers={"x-api-key": "one"})) == (
+        429,
+        "rate-limit-exceeded",
+    )
     assert client.get("/data", headers={"x-api-key": "two"}).status_code == 200
     # No key: the client IP is the key instead.
     assert client.get("/data").status_code == 200
-    assert client.get("/data").status_code == 429
+    assert refusal(client.get("/data")) == (429, "rate-limit-exceeded")
     assert all(name.startswith("flasgo-sync") for name in threads)
 
 
-def test_an_async_key_function_is_awaited() -> None:
+def test_an_async_key_function_is_awaited(refusal: RefusalCheck) -> None:
     async def user(request: Request) -> str:
         await asyncio.sleep(0)
         return request.query_params.get("user", "")
@@ -313,7 +319,7 @@ def test_an_async_key_function_is_awaited() -> None:
 
     client = app.test_client()
     assert client.get("/me?user=ann").status_code == 200
-    assert client.get("/me?user=ann").status_code == 429
+    assert refusal(client.get("/me?user=ann")) == (429, "rate-limit-exceeded")
     assert client.get("/me?user=bob").status_code == 200
 
 
@@ -330,7 +336,7 @@ def test_a_chosen_key_never_shares_a_bucket_with_an_ip() -> None:
     assert client.get("/k", headers={"x-user": "127.0.0.1"}).status_code == 200
 
 
-def test_blueprint_rules_apply_to_each_of_its_routes() -> None:
+def test_blueprint_rules_apply_to_each_of_its_routes(refusal: RefusalCheck) -> None:
     app = Flasgo(rate_limiter=RateLimiter(clock=Clock()))
     api = Blueprint("api", url_prefix="/api", rate_limits=[RateLimitRule(2, 60)])
     inner = Blueprint("inner", url_prefix="/inner")
@@ -355,30 +361,34 @@ def test_blueprint_rules_apply_to_each_of_its_routes() -> None:
     api.register_blueprint(inner)
     app.register_blueprint(api)
     client = app.test_client()
-    assert [client.get("/api/one").status_code for _ in range(3)] == [200, 200, 429]
-    assert [client.get("/api/two").status_code for _ in range(2)] == [200, 429]
-    assert [client.get("/api/inner/three").status_code for _ in range(3)] == [200, 200, 429]
+    limited = [(200,), (200,), (429, "rate-limit-exceeded")]
+    assert [refusal(client.get("/api/one")) for _ in range(3)] == limited
+    assert [refusal(client.get("/api/two")) for _ in range(2)] == limited[1:]
+    assert [refusal(client.get("/api/inner/three")) for _ in range(3)] == limited
     assert [client.get("/outside").status_code for _ in range(3)] == [200] * 3
 
 
-def test_head_requests_count_and_automatic_options_do_not() -> None:
+def test_head_requests_count_and_automatic_options_do_not(refusal: RefusalCheck) -> None:
     _, _, client = limited_app(2, 10)
     assert client.options("/limited").status_code == 204
     assert client.head("/limited").status_code == 200
     assert client.get("/limited").status_code == 200
-    assert client.head("/limited").status_code == 429
+    assert refusal(client.head("/limited")) == (429, "rate-limit-exceeded")
 
 
-def test_clients_without_an_ip_are_not_limited() -> None:
+def test_clients_without_an_ip_are_not_limited(refusal: RefusalCheck) -> None:
     app, _, _ = limited_app(1, 10)
     scope = http_scope("/limited")
     scope["client"] = None
     assert [call(app, dict(scope)).status for _ in range(3)] == [200] * 3
     with_ip = http_scope("/limited")
-    assert [call(app, dict(with_ip)).status for _ in range(2)] == [200, 429]
+    assert [refusal(call(app, dict(with_ip))) for _ in range(2)] == [
+        (200,),
+        (429, "rate-limit-exceeded"),
+    ]
 
 
-def test_a_key_function_still_limits_clients_without_an_ip() -> None:
+def test_a_key_function_still_limits_clients_without_an_ip(refusal: RefusalCheck) -> None:
     app = Flasgo(rate_limiter=RateLimiter(clock=Clock()))
 
     @app.get("/k")
@@ -388,13 +398,16 @@ def test_a_key_function_still_limits_clients_without_an_ip() -> None:
 
     scope = http_scope("/k")
     scope["client"] = None
-    assert [call(app, dict(scope)).status for _ in range(2)] == [200, 429]
+    assert [refusal(call(app, dict(scope))) for _ in range(2)] == [
+        (200,),
+        (429, "rate-limit-exceeded"),
+    ]
 
 
 # -- the memory backend ----------------------------------------------------------------------
 
 
-def test_the_memory_backend_is_bounded_and_forgets_the_oldest_client() -> None:
+def test_the_memory_backend_is_bounded_and_forgets_the_oldest_client(refusal: RefusalCheck) -> None:
     limiter = RateLimiter(max_keys=2, clock=Clock())
     app = Flasgo(rate_limiter=limiter)
 
@@ -408,7 +421,7 @@ def test_the_memory_backend_is_bounded_and_forgets_the_oldest_client() -> None:
     assert len(limiter) == 2
     # The first client was evicted: it starts afresh (fails open), nobody is locked out.
     assert clients[0].get("/x").status_code == 200
-    assert clients[2].get("/x").status_code == 429
+    assert refusal(clients[2].get("/x")) == (429, "rate-limit-exceeded")
 
 
 def test_a_bucket_never_allows_more_than_the_limit() -> None:
@@ -513,7 +526,7 @@ def test_blueprint_rules_skip_its_websocket_routes() -> None:
     assert app.test_client().get("/").status_code == 404
 
 
-def test_memory_is_the_default_backend() -> None:
+def test_memory_is_the_default_backend(refusal: RefusalCheck) -> None:
     app = Flasgo()
 
     @app.get("/x")
@@ -522,7 +535,10 @@ def test_memory_is_the_default_backend() -> None:
         return "x"
 
     assert app.rate_limiter is None
-    assert [app.test_client().get("/x").status_code for _ in range(2)] == [200, 429]
+    assert [refusal(app.test_client().get("/x")) for _ in range(2)] == [
+        (200,),
+        (429, "rate-limit-exceeded"),
+    ]
     assert isinstance(app.rate_limiter, RateLimiter)
 
 
@@ -550,7 +566,7 @@ def redis_limited(url: str, clock: Clock, namespace: str) -> Iterator[TestClient
         yield client
 
 
-def test_two_apps_on_one_redis_count_as_one(redis_url: str) -> None:
+def test_two_apps_on_one_redis_count_as_one(redis_url: str, refusal: RefusalCheck) -> None:
     clock, namespace = Clock(), f"test-{uuid.uuid4().hex}"
     with (
         redis_limited(redis_url, clock, namespace) as first,
@@ -564,14 +580,14 @@ def test_two_apps_on_one_redis_count_as_one(redis_url: str) -> None:
             "reset": "14",
         }
         refused = second.get("/limited")
-        assert refused.status_code == 429
+        assert refusal(refused) == (429, "rate-limit-exceeded")
         assert refused.json() == DENIED
         assert refused.headers["retry-after"] == "14"
         clock.advance(9)  # the window slides in Redis too
-        assert first.get("/limited").status_code == 429
+        assert refusal(first.get("/limited")) == (429, "rate-limit-exceeded")
         clock.advance(6)  # 1015: the previous bucket weighs 1/2 -> 1.5 used
         assert second.get("/limited").status_code == 200
-        assert first.get("/limited").status_code == 429
+        assert refusal(first.get("/limited")) == (429, "rate-limit-exceeded")
 
 
 def test_redis_keys_are_hashed_and_expire(redis_url: str) -> None:
@@ -590,7 +606,7 @@ def test_redis_keys_are_hashed_and_expire(redis_url: str) -> None:
         raw.close()
 
 
-def test_redis_url_makes_redis_the_default_backend(redis_url: str) -> None:
+def test_redis_url_makes_redis_the_default_backend(redis_url: str, refusal: RefusalCheck) -> None:
     app = Flasgo({"REDIS_URL": redis_url, "SECRET_KEY": "k" * 40})
 
     @app.get("/x")
@@ -599,7 +615,10 @@ def test_redis_url_makes_redis_the_default_backend(redis_url: str) -> None:
         return "x"
 
     with app.test_client() as client:
-        assert [client.get("/x").status_code for _ in range(2)] == [200, 429]
+        assert [refusal(client.get("/x")) for _ in range(2)] == [
+            (200,),
+            (429, "rate-limit-exceeded"),
+        ]
         assert isinstance(app.rate_limiter, RedisRateLimiter)
         assert app.rate_limiter.store.namespace == "flasgo.ratelimit"
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from flasgo import serving
 from flasgo.cli import cli
 from flasgo.exceptions import ConfigurationError
-from tests.openapi.checks import assert_valid_openapi
+from tests.composition.openapi.checks import assert_valid_openapi
 
 ROUTES_APP = """
 from flasgo import Blueprint, Flasgo

@@ -15,7 +15,11 @@ from flasgo.jsonenc import MALFORMED_JSON
 from tests.asgi import acall, call, http_scope
 
 if TYPE_CHECKING:
-    from tests.conftest import AppBuilder, AppFactory
+    from tests.conftest import AppBuilder, AppFactory, RefusalCheck
+
+TOO_LARGE = "Request body exceeds MAX_REQUEST_BODY_BYTES (10 bytes)."
+OVER_100 = b"Request body exceeds MAX_REQUEST_BODY_BYTES (100 bytes)."
+NOT_A_FORM = "Expected a form body: send application/x-www-form-urlencoded or multipart/form-data."
 
 
 @pytest.fixture(scope="session")
@@ -80,33 +84,36 @@ def test_query_multidict_and_headers_keep_duplicates(echo_app: AppBuilder) -> No
 
 def test_too_many_query_fields_is_413(echo_app: AppBuilder) -> None:
     client = echo_app(MAX_FORM_FIELDS=10).test_client()
-    assert client.get("/echo?" + "&".join(f"k{i}=v" for i in range(11))).status_code == 413
+    refused = client.get("/echo?" + "&".join(f"k{i}=v" for i in range(11)))
+    assert (refused.status_code, refused.text) == (413, "Too many query string fields (limit 10).")
     assert client.get("/echo?" + "&".join(f"k{i}=v" for i in range(10))).status_code == 200
 
 
-def test_hostile_query_and_cookies_never_500(echo_app: AppBuilder) -> None:
+def test_hostile_query_and_cookies_never_500(echo_app: AppBuilder, refusal: RefusalCheck) -> None:
     client = echo_app().test_client()
     assert client.get("/echo?%ZZ=%&&&=%FF%FE").status_code == 200
     hostile_cookie = ",a=1;" * 2000 + 'b="' + "\\" * 4000 + '"'
     assert client.get("/meta", headers={"Cookie": hostile_cookie}).status_code == 200
     # Past MAX_REQUEST_HEAD_BYTES (16 KiB) the whole head is refused before any parsing.
     too_big = ",a=1;" * 5000
-    assert client.get("/meta", headers={"Cookie": too_big}).status_code == 431
+    refused = client.get("/meta", headers={"Cookie": too_big})
+    assert refusal(refused) == (431, "request-head-too-large")
+    assert refused.text == "Request headers exceed MAX_REQUEST_HEAD_BYTES."
 
 
 def test_json_body_bad_json_and_wrong_media_type(echo_app: AppBuilder) -> None:
     client = echo_app().test_client()
     assert client.post("/json", json={"a": [1, 2]}).json() == {"json": {"a": [1, 2]}}
     bad = client.post("/json", body=b"{nope", headers={"Content-Type": "application/json"})
-    assert bad.status_code == 400
-    assert "Malformed JSON" in bad.text
+    assert (bad.status_code, bad.text) == (400, MALFORMED_JSON)
     # SECURITY: JSON sent as text/plain (a CSRF "simple request") is not parsed.
-    assert (
-        client.post("/json", body=b'{"a":1}', headers={"Content-Type": "text/plain"}).status_code
-        == 415
+    plain = client.post("/json", body=b'{"a":1}', headers={"Content-Type": "text/plain"})
+    assert (plain.status_code, plain.text) == (
+        415,
+        "Expected a JSON body: send it with Content-Type: application/json.",
     )
     nan = client.post("/json", body=b'{"a": NaN}', headers={"Content-Type": "application/json"})
-    assert nan.status_code == 400
+    assert (nan.status_code, nan.text) == (400, MALFORMED_JSON)
 
 
 def test_deep_and_huge_json_is_400(echo_app: AppBuilder) -> None:
@@ -131,14 +138,14 @@ def test_urlencoded_form_and_multipart_not_yet(echo_app: AppBuilder) -> None:
         "a": ["1"],
         "b": ["x", "y"],
     }
-    assert client.post("/form", json={"a": 1}).status_code == 415
+    refused = client.post("/form", json={"a": 1})
+    assert (refused.status_code, refused.text) == (415, NOT_A_FORM)
 
 
 def test_body_limit_from_declared_length_is_413(echo_app: AppBuilder) -> None:
     client = echo_app(MAX_REQUEST_BODY_BYTES=10).test_client()
     response = client.post("/echo", body=b"x" * 11)
-    assert response.status_code == 413
-    assert "MAX_REQUEST_BODY_BYTES (10 bytes)" in response.text
+    assert (response.status_code, response.text) == (413, TOO_LARGE)
     assert client.post("/echo", body=b"x" * 10).status_code == 200
 
 
@@ -148,9 +155,11 @@ def test_body_limit_counts_received_bytes_across_chunks(echo_app: AppBuilder) ->
     chunks = [{"type": "http.request", "body": b"x" * 10, "more_body": True} for _ in range(20)]
     chunks.append({"type": "http.request", "body": b"", "more_body": False})
     scope = http_scope("/echo", "POST", headers=[(b"content-length", b"10")])
-    assert call(app, scope, chunks).status == 413
+    over = call(app, scope, chunks)
+    assert (over.status, over.body) == (413, OVER_100)
     no_length = http_scope("/stream", "POST")
-    assert call(app, no_length, chunks).status == 413
+    streamed = call(app, no_length, chunks)
+    assert (streamed.status, streamed.body) == (413, OVER_100)
 
 
 def test_streaming_body_arrives_in_chunks(echo_app: AppBuilder) -> None:
@@ -168,27 +177,32 @@ def test_streaming_body_arrives_in_chunks(echo_app: AppBuilder) -> None:
 def test_malformed_content_length_is_400(echo_app: AppBuilder, value: bytes) -> None:
     app = echo_app()
     scope = http_scope("/echo", "POST", headers=[(b"content-length", value)])
-    assert call(app, scope).status == 400
+    result = call(app, scope)
+    assert (result.status, result.body) == (400, b"Invalid Content-Length header.")
 
 
 def test_slow_body_times_out_with_408(echo_app: AppBuilder) -> None:
     app = echo_app(REQUEST_READ_TIMEOUT_SECONDS=0.05)
     first = [{"type": "http.request", "body": b"x", "more_body": True}]
 
-    async def run() -> int:
+    async def run() -> tuple[int, bytes]:
         result = await asyncio.wait_for(
             acall(app, http_scope("/echo", "POST"), first, hang_after=True), 5
         )
-        return result.status
+        return result.status, result.body
 
-    assert asyncio.run(run()) == 408
+    assert asyncio.run(run()) == (408, b"Request body was not received in time.")
 
 
 def test_client_disconnect_while_reading_is_not_a_500(echo_app: AppBuilder) -> None:
     app = echo_app()
     first = [{"type": "http.request", "body": b"x", "more_body": True}]
     # the driver answers http.disconnect once the queue is empty
-    assert call(app, http_scope("/echo", "POST"), first).status == 400
+    result = call(app, http_scope("/echo", "POST"), first)
+    assert (result.status, result.body) == (
+        400,
+        b"Client disconnected before sending the whole body.",
+    )
 
 
 def _finite(text: str) -> float:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from flasgo.exceptions import ConfigurationError
 from flasgo.settings import SETTINGS, Settings, find_setting, settings_reference
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "k" * 32
 TOKEN = "t" * 40
 NO_ENV: dict[str, str] = {}
