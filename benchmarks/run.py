@@ -5,8 +5,8 @@ table scaling, import times), then over loopback (uvicorn on CPU 0, wrk on CPU 1
 p50/p90/p99/max latency, server CPU and GC collections per 1,000 requests). Prints the
 markdown report and writes it to benchmarks/RESULTS.md on a full run (or to `--output`).
 
-A full run (8 apps, 7 endpoints, 1 round) takes about 9 minutes; `--short` (raw ASGI,
-Flasgo and Falcon on plaintext, json, query and echo, shorter runs) about 2.
+A full run (8 apps, 7 endpoints, 1 round of 4 s wrk runs) takes about 7-8 minutes; `--short`
+(raw ASGI, Flasgo and Falcon on plaintext, json, query and echo, 3 s runs) about 1-2.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", help="comma-separated frameworks: " + ",".join(FRAMEWORKS))
     parser.add_argument("--endpoints", help="comma-separated endpoints (default: all)")
     parser.add_argument("--rounds", type=int, default=1, help="loopback rounds (default 1)")
-    parser.add_argument("--duration", type=int, help="wrk seconds per run (default 5, short 3)")
+    parser.add_argument("--duration", type=int, help="wrk seconds per run (default 4, short 3)")
     parser.add_argument("--warmup", type=int, default=1, help="wrk warm-up seconds (default 1)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--repeats", type=int, help="in-process repeats (default 5, short 3)")
@@ -83,7 +83,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     short = args.short
     args.only = args.only or (SHORT_FRAMEWORKS if short else None)
     args.endpoints = args.endpoints or (SHORT_ENDPOINTS if short else None)
-    args.duration = args.duration or (3 if short else 5)
+    args.duration = args.duration or (3 if short else 4)
     args.repeats = args.repeats or (3 if short else 5)
     args.seconds = args.seconds or (0.2 if short else 0.3)
     if min(args.duration, args.repeats, args.rounds, args.connections) < 1 or args.warmup < 0:
@@ -303,7 +303,7 @@ def build_report(
         ),
         "",
         (
-            "How to run: `make bench` (all, ~9 min), `make bench BENCH_ARGS='--short'` (~2 min: "
+            "How to run: `make bench` (all, ~8 min), `make bench BENCH_ARGS='--short'` (~2 min: "
             "raw, Flasgo, Falcon on 4 endpoints), `BENCH_ARGS='--quick'` (in-process only), "
             "`--only raw,flasgo,falcon`, `--endpoints json,echo`, `--rounds 2 --duration 5`."
             " Entry point: `python -m benchmarks.run`. Noise: in-process ~2-3 %, loopback ~8 % "
