@@ -1,4 +1,9 @@
-"""Over loopback: each app under uvicorn on CPU 0, `wrk` on CPU 1, req/s and p99 latency."""
+"""Over loopback: each app under uvicorn on CPU 0, `wrk` on CPU 1.
+
+Per (framework, endpoint): req/s, latency percentiles (p50/p90/p99/max), the server's CPU time
+per request and its garbage collections per 1,000 requests (counted inside the server process
+by `benchmarks.server`, read through a side channel before and after each measured run).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import contextlib
 import dataclasses
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -18,15 +24,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks.asgi import SAFE_METHODS, Headers, csrf_cookie, unsafe_request_headers
 from benchmarks.endpoints import ENDPOINTS, VAR_IDS, Endpoint
+from benchmarks.server import GENERATIONS, read_stats
 
 ROOT = Path(__file__).resolve().parent.parent
-UVICORN_FLAGS = (
-    "--http", "httptools", "--loop", "uvloop", "--no-access-log",
-    "--log-level", "warning", "--lifespan", "on",
-)  # fmt: skip
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 
@@ -46,6 +50,18 @@ class WrkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GcRun:
+    """The server's garbage collections during one measured run, per 1,000 requests."""
+
+    per_1000: tuple[float, ...]
+    """Collections per generation (0, 1, 2) per 1,000 completed requests."""
+    pause_ms_per_1000: float
+    """Milliseconds spent in collections (all generations) per 1,000 requests."""
+    max_pause_ms: float
+    """The longest single collection during the run."""
+
+
+@dataclass(frozen=True, slots=True)
 class WrkRun:
     """One wrk run's numbers."""
 
@@ -53,8 +69,12 @@ class WrkRun:
     p99_ms: float
     errors: int
     requests: int = 0
+    p50_ms: float = math.nan
+    p90_ms: float = math.nan
+    max_ms: float = math.nan
     server_cpu_us: float | None = None
     """Server process CPU time (user + system) per completed request."""
+    gc: GcRun | None = None
 
 
 @dataclass
@@ -67,6 +87,10 @@ class LoopbackResult:
 
     rps: dict[str, dict[str, Cell]] = field(default_factory=dict)
     p99_ms: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    best: dict[str, dict[str, WrkRun | str]] = field(default_factory=dict)
+    """The round with the best req/s (all its numbers), or why there is none."""
+    rounds: dict[str, dict[str, list[WrkRun]]] = field(default_factory=dict)
+    """Every successful round, in the order run."""
     spread: dict[str, dict[str, float]] = field(default_factory=dict)
     """(max - min) / median of req/s over the rounds."""
     cpu_us: dict[str, dict[str, Cell]] = field(default_factory=dict)
@@ -137,15 +161,22 @@ class Server:
     pid: int
     unsafe_headers: Headers = dataclasses.field(default_factory=list)
     """What a client that visited once sends on unsafe requests (CSRF cookie and token)."""
+    stats: str = ""
+    """Unix socket answering the server's GC counters (see benchmarks.server)."""
 
 
 @contextlib.contextmanager
 def serve(name: str, pin: bool) -> Iterator[Server]:
-    """Run `benchmarks.apps.<name>:app` under uvicorn; yield it once it accepts."""
+    """Run `benchmarks.apps.<name>:app` under uvicorn; yield it once it accepts.
+
+    The launcher (`benchmarks.server`) runs uvicorn with httptools and uvloop, no access log,
+    lifespan on, and counts the process's garbage collections for every framework alike.
+    """
     port = _free_port()
-    argv = [sys.executable, "-m", "uvicorn", f"benchmarks.apps.{name}:app"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS]
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryFile() as log:
+        stats = str(Path(scratch) / "gc.sock")
+        argv = [sys.executable, "-m", "benchmarks.server", f"benchmarks.apps.{name}:app"]
+        argv += ["--host", "127.0.0.1", "--port", str(port), "--stats", stats]
         process = subprocess.Popen(
             _pinned(SERVER_CPU, argv, pin), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
@@ -157,7 +188,7 @@ def serve(name: str, pin: bool) -> Iterator[Server]:
                 tail = log.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"{exc}\n{tail}") from None
             # NOTE: taskset execs the server, so the pid is the server's own.
-            yield Server(port, process.pid, http_csrf_headers(port))
+            yield Server(port, process.pid, http_csrf_headers(port), stats)
         finally:
             process.terminate()
             try:
@@ -232,12 +263,27 @@ def lua_script(endpoint: Endpoint, unsafe: Headers) -> str | None:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
+def _ms(number: str, unit: str) -> float:
+    return float(number) * _UNITS[unit]
+
+
+def _percentile_ms(output: str, percent: int) -> float:
+    match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"no {percent}% latency in wrk output:\n{output}")
+    return _ms(match.group(1), match.group(2))
+
+
 def parse_wrk(output: str) -> WrkRun:
-    """Parse req/s, the p99 latency (ms) and error counts out of `wrk --latency` output."""
+    """Parse req/s, latency (p50/p90/p99/max, ms) and error counts out of `wrk --latency`.
+
+    The max is the "Latency" line of the thread stats (avg, stdev, max): with one wrk thread
+    it is the slowest request of the run.
+    """
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     requests = re.search(r"(\d+) requests in", output)
-    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
-    if rps is None or p99 is None:
+    latency = re.search(r"^\s*Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m)\s", output, re.MULTILINE)
+    if rps is None or latency is None:
         raise ValueError(f"cannot parse wrk output:\n{output}")
     errors = 0
     if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
@@ -246,8 +292,25 @@ def parse_wrk(output: str) -> WrkRun:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     ):
         errors += sum(int(group) for group in match.groups())
-    p99_ms = float(p99.group(1)) * _UNITS[p99.group(2)]
-    return WrkRun(float(rps.group(1)), p99_ms, errors, int(requests.group(1)) if requests else 0)
+    return WrkRun(
+        rps=float(rps.group(1)),
+        p99_ms=_percentile_ms(output, 99),
+        errors=errors,
+        requests=int(requests.group(1)) if requests else 0,
+        p50_ms=_percentile_ms(output, 50),
+        p90_ms=_percentile_ms(output, 90),
+        max_ms=_ms(latency.group(1), latency.group(2)),
+    )
+
+
+def gc_run(before: dict[str, Any], after: dict[str, Any], requests: int) -> GcRun:
+    """Turn two server GC snapshots taken around a run of `requests` into per-1,000 rates."""
+    per = 1000 / requests
+    counts = tuple(
+        (after["collections"][g] - before["collections"][g]) * per for g in range(GENERATIONS)
+    )
+    pause = sum(after["pause_s"]) - sum(before["pause_s"])
+    return GcRun(counts, pause * 1e3 * per, after["max_pause_s"] * 1e3)
 
 
 def run_wrk(
@@ -261,16 +324,32 @@ def run_wrk(
             script.write(lua)
             script.flush()
             argv += ["-s", script.name]
+        # NOTE: the snapshot also resets the server's "longest pause", so the max after the
+        # run is the longest pause during it.
+        gc_before = read_stats(server.stats) if server.stats else None
         cpu_before = cpu_seconds(server.pid)
         done = subprocess.run(
-            _pinned(CLIENT_CPU, [*argv, url], pin), capture_output=True, text=True, check=False
+            _pinned(CLIENT_CPU, [*argv, url], pin),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=seconds + 30,
         )
         cpu_used = cpu_seconds(server.pid) - cpu_before
+        gc_after = read_stats(server.stats) if server.stats else None
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
     run = parse_wrk(done.stdout)
     if run.requests:
-        run = dataclasses.replace(run, server_cpu_us=cpu_used / run.requests * 1e6)
+        run = dataclasses.replace(
+            run,
+            server_cpu_us=cpu_used / run.requests * 1e6,
+            gc=(
+                gc_run(gc_before, gc_after, run.requests)
+                if gc_before is not None and gc_after is not None
+                else None
+            ),
+        )
     return run
 
 
@@ -292,9 +371,11 @@ def _bench_server(
                 if run.errors:
                     notes.append(f"loopback {name}/{endpoint.name}: {run.errors} errors in wrk run")
                 row[endpoint.name] = run
+                full = f"{run.gc.per_1000[2]:5.2f}" if run.gc else "  n/a"
                 print(
                     f"  {name:<13} {endpoint.name:<12} {run.rps:10,.0f} req/s  "
-                    f"p99 {run.p99_ms:6.2f} ms  server {run.server_cpu_us or 0:5.1f} µs CPU/req",
+                    f"p50 {run.p50_ms:5.2f} p99 {run.p99_ms:6.2f} max {run.max_ms:7.2f} ms  "
+                    f"server {run.server_cpu_us or 0:5.1f} µs CPU/req  gen2 GC/1k req {full}",
                     flush=True,
                 )
     except Exception as exc:
@@ -330,15 +411,17 @@ def run_loopback(
                 runs[name].setdefault(endpoint, []).append(run)
     for name in frameworks:
         result.rps[name], result.p99_ms[name], result.spread[name] = {}, {}, {}
-        result.cpu_us[name] = {}
+        result.cpu_us[name], result.best[name], result.rounds[name] = {}, {}, {}
         for endpoint, cells in runs[name].items():
             good = [run for run in cells if isinstance(run, WrkRun)]
             if len(good) < len(cells):
                 failure = next(run for run in cells if isinstance(run, str))
                 result.rps[name][endpoint] = result.p99_ms[name][endpoint] = failure
-                result.cpu_us[name][endpoint] = failure
+                result.cpu_us[name][endpoint] = result.best[name][endpoint] = failure
                 continue
             best = max(good, key=lambda run: run.rps)
+            result.best[name][endpoint] = best
+            result.rounds[name][endpoint] = good
             rps = [run.rps for run in good]
             result.rps[name][endpoint] = best.rps
             result.p99_ms[name][endpoint] = best.p99_ms

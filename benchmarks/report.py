@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from benchmarks.apps import BASELINE, OURS, is_peer
 
@@ -128,3 +129,99 @@ def versus_best_peer_table(
             [f"{label(name)} / best peer", *map(fmt_ratio, ratios), fmt_ratio(geomean(ratios))]
         )
     return markdown_table(header, rows)
+
+
+def metric_table(
+    best: Mapping[str, Mapping[str, object]], value: Callable[[Any], float | None]
+) -> dict[str, dict[str, Cell]]:
+    """Pick one number out of every run (`value(run)`); failures and missing numbers stay text."""
+    table: dict[str, dict[str, Cell]] = {}
+    for name, row in best.items():
+        table[name] = {}
+        for column, run in row.items():
+            if isinstance(run, str):
+                table[name][column] = run
+                continue
+            number = value(run)
+            table[name][column] = "n/a" if number is None or math.isnan(number) else number
+    return table
+
+
+def ratio_to_table(table: Table, reference: str, columns: Sequence[str]) -> str:
+    """Render each row divided by row `reference`, per endpoint (+ geomean)."""
+    base = table.get(reference)
+    if base is None:
+        return f"_{label(reference)} was not measured._"
+    ratios = {
+        name: {column: _ratio(row.get(column, "—"), base.get(column, "—")) for column in columns}
+        for name, row in table.items()
+        if name != reference
+    }
+    return value_table(ratios, columns, fmt_ratio)
+
+
+def fmt_gc(value: Cell) -> str:
+    """Format collections per 1,000 requests: two decimals, a plain 0 when there were none."""
+    if isinstance(value, str):
+        return value
+    return "0" if value == 0 else f"{value:.2f}"
+
+
+def endpoint_detail_table(
+    best: Mapping[str, Mapping[str, object]], endpoint: str, baseline: str = BASELINE
+) -> str:
+    """Render every number of one endpoint's best round, one row per framework.
+
+    Columns: req/s and its share of raw ASGI's, latency percentiles, p99 over raw's p99,
+    GC collections per 1,000 requests per generation, GC pause ms per 1,000 requests and
+    the longest single pause.
+    """
+    header = [
+        "", "req/s", "× raw", "p50 ms", "p90 ms", "p99 ms", "max ms", "p99 × raw",
+        "GC/1k req gen0 / gen1 / gen2", "GC ms/1k req", "longest GC ms",
+    ]  # fmt: skip
+    raw_run: Any = best.get(baseline, {}).get(endpoint)
+    rows = []
+    for name, row in best.items():
+        run: Any = row.get(endpoint, "—")
+        if isinstance(run, str):
+            rows.append([label(name), run, *(["—"] * (len(header) - 2))])
+            continue
+        raw_rps: Cell = raw_run.rps if raw_run is not None and not isinstance(raw_run, str) else "—"
+        raw_p99: Cell = (
+            raw_run.p99_ms if raw_run is not None and not isinstance(raw_run, str) else "—"
+        )
+        gc = run.gc
+        rows.append(
+            [
+                label(name),
+                fmt_rps(run.rps),
+                fmt_ratio(_ratio(run.rps, raw_rps)),
+                fmt_ms(run.p50_ms),
+                fmt_ms(run.p90_ms),
+                fmt_ms(run.p99_ms),
+                fmt_ms(run.max_ms),
+                fmt_ratio(_ratio(run.p99_ms, raw_p99)),
+                " / ".join(fmt_gc(count) for count in gc.per_1000) if gc else "n/a",
+                f"{gc.pause_ms_per_1000:.2f}" if gc else "n/a",
+                f"{gc.max_pause_ms:.2f}" if gc else "n/a",
+            ]
+        )
+    return markdown_table(header, rows)
+
+
+def range_table(
+    rounds: Mapping[str, Mapping[str, Sequence[Any]]],
+    columns: Sequence[str],
+    value: Callable[[Any], float],
+    fmt: Callable[[float], str],
+) -> str:
+    """Render min-max of `value(run)` over the rounds, per framework and endpoint."""
+    rows = []
+    for name, row in rounds.items():
+        cells = []
+        for column in columns:
+            values = [value(run) for run in row.get(column, [])]
+            cells.append(f"{fmt(min(values))}–{fmt(max(values))}" if values else "—")
+        rows.append([label(name), *cells])
+    return markdown_table(["", *columns], rows)

@@ -1,8 +1,12 @@
-"""Run the benchmarks and write the report: `python -m benchmarks.run [--quick] [--only a,b]`.
+"""Run the benchmarks and write the report: `python -m benchmarks.run [--short|--quick]`.
 
 In-process (each ASGI app called directly, µs per request, cProfile call counts, Flasgo's route
-table scaling, import times), then over loopback (uvicorn on CPU 0, wrk on CPU 1). Prints the
+table scaling, import times), then over loopback (uvicorn on CPU 0, wrk on CPU 1: req/s,
+p50/p90/p99/max latency, server CPU and GC collections per 1,000 requests). Prints the
 markdown report and writes it to benchmarks/RESULTS.md on a full run (or to `--output`).
+
+A full run (8 apps, 7 endpoints, 1 round of 4 s wrk runs) takes about 7-8 minutes; `--short`
+(raw ASGI, Flasgo and Falcon on plaintext, json, query and echo, 3 s runs) about 1-2.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import math
 import os
 import platform
 import signal
@@ -44,25 +49,46 @@ PACKAGES = (
     "msgspec", "uvicorn", "uvloop", "httptools",
 )  # fmt: skip
 HOTSPOT_ROWS = 8
+SHORT_FRAMEWORKS = "raw,flasgo,falcon"
+SHORT_ENDPOINTS = "plaintext,json,query,echo"
+LATENCY_REFERENCE = "falcon"
+"""The peer the issue's tail-latency target is stated against (p99 within 1.3x of it)."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="in-process only (no loopback)")
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help=(
+            f"a ~2 minute run: {SHORT_FRAMEWORKS} on {SHORT_ENDPOINTS}, 3 s wrk runs, "
+            "3 in-process repeats, no route scaling (--only/--endpoints/... still apply)"
+        ),
+    )
     parser.add_argument("--only", help="comma-separated frameworks: " + ",".join(FRAMEWORKS))
     parser.add_argument("--endpoints", help="comma-separated endpoints (default: all)")
     parser.add_argument("--rounds", type=int, default=1, help="loopback rounds (default 1)")
-    parser.add_argument("--duration", type=int, default=5, help="wrk seconds per run (default 5)")
+    parser.add_argument("--duration", type=int, help="wrk seconds per run (default 4, short 3)")
     parser.add_argument("--warmup", type=int, default=1, help="wrk warm-up seconds (default 1)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
-    parser.add_argument("--repeats", type=int, default=5, help="in-process repeats (default 5)")
-    parser.add_argument("--seconds", type=float, default=0.3, help="in-process s/repeat (0.3)")
+    parser.add_argument("--repeats", type=int, help="in-process repeats (default 5, short 3)")
+    parser.add_argument("--seconds", type=float, help="in-process s/repeat (0.3, short 0.2)")
     parser.add_argument(
         "--output",
         type=Path,
         help="write the report here (default: benchmarks/RESULTS.md, on full runs only)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    short = args.short
+    args.only = args.only or (SHORT_FRAMEWORKS if short else None)
+    args.endpoints = args.endpoints or (SHORT_ENDPOINTS if short else None)
+    args.duration = args.duration or (3 if short else 4)
+    args.repeats = args.repeats or (3 if short else 5)
+    args.seconds = args.seconds or (0.2 if short else 0.3)
+    if min(args.duration, args.repeats, args.rounds, args.connections) < 1 or args.warmup < 0:
+        parser.error("--duration, --repeats, --rounds and --connections must be >= 1")
+    return args
 
 
 def _select(raw: str | None, known: Sequence[str], what: str) -> list[str]:
@@ -216,6 +242,24 @@ def _slower_than_peers(
     return lines or ["- none: Flasgo is ahead of the best peer on every measured endpoint"]
 
 
+def _latency_table(loop: LoopbackResult, columns: list[str]) -> str:
+    rows = []
+    for name, row in loop.best.items():
+        cells = []
+        for column in columns:
+            run = row.get(column, "—")
+            cells.append(
+                run
+                if isinstance(run, str)
+                else " / ".join(
+                    report.fmt_ms(value)
+                    for value in (run.p50_ms, run.p90_ms, run.p99_ms, run.max_ms)
+                )
+            )
+        rows.append([report.label(name), *cells])
+    return report.markdown_table(["", *columns], rows)
+
+
 def _security_notes(frameworks: Sequence[str]) -> list[str]:
     lines = []
     for name in sorted(OURS & set(frameworks)):
@@ -259,8 +303,9 @@ def build_report(
         ),
         "",
         (
-            "How to run: `make bench` (all), or `make bench BENCH_ARGS='--quick'` (in-process "
-            "only), `--only raw,flasgo,falcon`, `--endpoints json,echo`, `--rounds 2 --duration 5`."
+            "How to run: `make bench` (all, ~8 min), `make bench BENCH_ARGS='--short'` (~2 min: "
+            "raw, Flasgo, Falcon on 4 endpoints), `BENCH_ARGS='--quick'` (in-process only), "
+            "`--only raw,flasgo,falcon`, `--endpoints json,echo`, `--rounds 2 --duration 5`."
             " Entry point: `python -m benchmarks.run`. Noise: in-process ~2-3 %, loopback ~8 % "
             "between rounds on a quiet machine; more when other work shares the CPUs (see the "
             "load averages)."
@@ -353,7 +398,46 @@ def build_report(
             "",
             report.value_table(loop.p99_ms, columns, report.fmt_ms, mean=False),
             "",
+            "#### p99 times raw ASGI's p99",
+            "",
+            report.ratio_to_raw_table(loop.p99_ms, columns),
+            "",
+            f"#### p99 times {report.label(LATENCY_REFERENCE)}'s p99",
+            "",
+            report.ratio_to_table(loop.p99_ms, LATENCY_REFERENCE, columns),
+            "",
+            "### Latency p50 / p90 / p99 / max (ms)",
+            "",
+            _latency_table(loop, columns),
+            "",
+            "### Full (generation 2) garbage collections per 1,000 requests (lower is better)",
+            "",
+            (
+                "Counted inside the server process by a `gc.callbacks` hook that the launcher "
+                "(`benchmarks.server`) installs for every app alike, read through a Unix socket "
+                "before and after the measured run (warm-up and checks are not counted). A "
+                "full collection walks every tracked object: its pause lands on whichever "
+                "requests are in flight, which is what the p99 and max columns show."
+            ),
+            "",
+            report.value_table(
+                report.metric_table(loop.best, lambda run: run.gc and run.gc.per_1000[2]),
+                columns,
+                report.fmt_gc,
+                mean=False,
+            ),
+            "",
+            "### Per endpoint: every number of the best round",
+            "",
+            (
+                "GC/1k req: collections per 1,000 requests for generations 0, 1 and 2; GC "
+                "ms/1k req: time spent collecting (all generations) per 1,000 requests; "
+                "longest GC: the longest single collection during the run."
+            ),
+            "",
         ]
+        for column in columns:
+            out += [f"#### {column}", "", report.endpoint_detail_table(loop.best, column), ""]
         if args.rounds > 1:
             out += [
                 "### Spread of req/s between rounds ((max - min) / median)",
@@ -365,6 +449,19 @@ def build_report(
                     mean=False,
                 ),
                 "",
+                "### p99 (ms) over the rounds: lowest-highest",
+                "",
+                report.range_table(loop.rounds, columns, lambda run: run.p99_ms, report.fmt_ms),
+                "",
+                "### Full GC per 1,000 requests over the rounds: lowest-highest",
+                "",
+                report.range_table(
+                    loop.rounds,
+                    columns,
+                    lambda run: run.gc.per_1000[2] if run.gc else math.nan,
+                    report.fmt_gc,
+                ),
+                "",
             ]
     out += [
         "## Import time (`python -X importtime -c 'import <module>'`, cumulative ms, median of 5)",
@@ -374,6 +471,7 @@ def build_report(
             [
                 [report.label(name), module, report.fmt_us(imports.get(name, "—"))]
                 for name, module in IMPORTS.items()
+                if name in imports
             ],
         ),
         "",
@@ -423,11 +521,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("== cProfile call counts", flush=True)
     profiles = profile_frameworks(frameworks, endpoints)
     scaling = None
-    if "flasgo" in frameworks:
+    if "flasgo" in frameworks and not args.short:
         print("== Flasgo route table scaling", flush=True)
         scaling = run_route_scaling(timing=timing)
     print("== import time", flush=True)
-    imports = measure_imports()
+    imports = measure_imports(
+        {name: module for name, module in IMPORTS.items() if name in frameworks}
+    )
     loop = None
     if not args.quick:
         print("== loopback", flush=True)
