@@ -265,6 +265,11 @@ class Response:
         """Headers for the ASGI start message, with Content-Length and cookies."""
         raw = self.headers.raw()
         if not self._is_bodyless():
+            if "content-length" in self.headers:
+                # NOTE: the length is always that of the body sent; one the handler set (maybe
+                # stale) would make a second, conflicting header, which proxies treat as
+                # request smuggling.
+                raw = [pair for pair in raw if pair[0] != b"content-length"]
             raw.append((b"content-length", str(len(self.body)).encode()))
         raw.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in self.cookies)
         return raw
