@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
@@ -61,6 +61,27 @@ def test_scalar_coercions_and_defaults() -> None:
         ("query", "u"): "uuid_parsing",
         ("query", "o"): "int_parsing",
     }
+
+
+def test_int_and_bool_literals_are_read_from_query_text() -> None:
+    app = Flasgo()
+
+    @app.get("/pick")
+    def pick(
+        n: Literal[1, 2], flag: Literal[True, False] = False, mode: Literal["a", 3] = "a"
+    ) -> dict[str, Any]:
+        return {"n": n, "flag": flag, "mode": mode}
+
+    client = app.test_client()
+    assert client.get("/pick?n=2&flag=true&mode=3").json() == {"n": 2, "flag": True, "mode": 3}
+    assert client.get("/pick?n=1&flag=Off").json() == {"n": 1, "flag": False, "mode": "a"}
+    bad = client.get("/pick?n=3&flag=maybe&mode=b")
+    assert bad.status_code == 422
+    assert [(e["location"], e["code"]) for e in bad.json()["errors"]] == [
+        (["query", "n"], "literal_error"),
+        (["query", "flag"], "literal_error"),
+        (["query", "mode"], "literal_error"),
+    ]
 
 
 def test_list_parameters_collect_repeated_keys() -> None:
