@@ -193,6 +193,41 @@ def test_conflicting_and_malformed_rules_are_rejected_at_registration(make_app: 
         app.add_route("/m", first, methods="GET")
 
 
+def test_one_view_under_two_rules_answers_both_and_builds_either(make_app: AppFactory) -> None:
+    app = make_app()
+
+    @app.route("/users/", name="users")
+    @app.route("/users/<int:page>", name="users")
+    def users(page: int = 1) -> dict[str, int]:
+        return {"page": page}
+
+    @app.get("/archive")
+    @app.get("/old-archive")
+    def archive() -> str:
+        return "archive"
+
+    client = app.test_client()
+    assert client.get("/users/").json() == {"page": 1}
+    assert client.get("/users/3").json() == {"page": 3}
+    assert [client.get(p).text for p in ("/archive", "/old-archive")] == ["archive", "archive"]
+    assert app.url_for("users") == "/users/"
+    assert app.url_for("users", page=2) == "/users/2"
+    # The decorator nearest the function registers first.
+    assert app.url_for("archive") == "/old-archive"
+    other = make_app()
+
+    @other.get("/a", name="home")
+    def first() -> str:
+        return "a"
+
+    def second() -> str:
+        return "b"
+
+    # Two different views still cannot share a name.
+    with pytest.raises(RoutingError, match="'home' is already used by rule '/a'"):
+        other.add_route("/b", second, name="home")
+
+
 def test_handler_must_accept_its_path_parameters(make_app: AppFactory) -> None:
     app = make_app()
     with pytest.raises(ConfigurationError, match="does not accept the path parameter"):

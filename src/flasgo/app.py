@@ -165,7 +165,10 @@ class Flasgo(Scaffold):
         endpoint = Endpoint(
             name, plan, scopes, record.func, record.options, rule, methods, record.websocket
         )
-        router.add(rule, methods, endpoint, name=name)
+        # NOTE: Flask lets one view sit under several rules (stacked decorators): the name is
+        # shared only by the same function, so two views cannot clash silently.
+        shared = any(other.func is record.func for other in router.targets_named(name))
+        router.add(rule, methods, endpoint, name=name, shared_name=shared)
         self._endpoints.append(endpoint)
 
     def register_blueprint(

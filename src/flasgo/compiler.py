@@ -120,7 +120,8 @@ def compile_pipeline(given: Registrations) -> Compiled:
                     closers.append(limiter.close)
             limits = EndpointLimits(endpoint.name, rules, limiter, given.pool.run)
         target = _target(given, endpoint, csrf, limits, pipeline_ref)
-        router.add(endpoint.rule, endpoint.methods, target, name=endpoint.name)
+        # NOTE: registration already refused two views under one name.
+        router.add(endpoint.rule, endpoint.methods, target, name=endpoint.name, shared_name=True)
     fallback = _target(given, given.fallback, None, None, pipeline_ref)
     screen = Screen(
         settings.MAX_REQUEST_HEADERS,
