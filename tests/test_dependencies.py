@@ -4,6 +4,7 @@ No `from __future__ import annotations`: the handlers are local and their annota
 local providers, so they must be evaluated where they are written.
 """
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import pytest
 
 from flasgo import Blueprint, ConfigurationError, Depends, Flasgo, Header, abort
+from tests.asgi import acall, http_scope
 
 
 def test_nested_cached_dependencies_and_sync_providers_off_the_loop() -> None:
@@ -205,3 +207,42 @@ def test_two_bodies_across_dependencies_are_rejected() -> None:
 
     with pytest.raises(ConfigurationError, match="body"):
         app.add_route("/", handler, methods=["POST"])
+
+
+def test_a_cancelled_request_throws_the_cancellation_into_yield_dependencies_at_once() -> None:
+    app = Flasgo()
+    events: list[str] = []
+    started = asyncio.Event()
+
+    def connection() -> Iterator[str]:
+        try:
+            yield "conn"
+        except asyncio.CancelledError:
+            events.append("sync-dependency-saw-cancellation")
+            raise
+        events.append("sync-dependency-committed")
+
+    async def transaction(conn: Annotated[str, Depends(connection)]) -> AsyncIterator[str]:
+        try:
+            yield conn + "+tx"
+        except asyncio.CancelledError:
+            events.append("async-dependency-rolled-back")
+            raise
+        events.append("async-dependency-committed")
+
+    @app.get("/slow")
+    async def slow(tx: Annotated[str, Depends(transaction)]) -> str:
+        started.set()
+        await asyncio.Event().wait()
+        return tx
+
+    async def scenario() -> None:
+        task = asyncio.create_task(acall(app, http_scope("/slow")))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Both exits ran before the cancelled request finished: no waiting, no later sweep.
+        assert events == ["async-dependency-rolled-back", "sync-dependency-saw-cancellation"]
+
+    asyncio.run(scenario())
