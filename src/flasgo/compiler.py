@@ -118,7 +118,16 @@ def compile_pipeline(given: Registrations) -> Compiled:
                 limiter = default_backend(settings.REDIS_URL)
                 if isinstance(limiter, RedisRateLimiter):
                     closers.append(limiter.close)
-            limits = EndpointLimits(endpoint.name, rules, limiter, given.pool.run)
+            # SECURITY: rules keyed by client IP count before authentication, so failed
+            # credentials are counted (and refused) too; rules with a key function may read
+            # the user, so they count after the guard and hooks.
+            limits = tuple(
+                EndpointLimits(endpoint.name, part, limiter, given.pool.run) if part else None
+                for part in (
+                    [rule for rule in rules if rule.key_func is None],
+                    [rule for rule in rules if rule.key_func is not None],
+                )
+            )
         target = _target(given, endpoint, csrf, limits, pipeline_ref)
         # NOTE: registration already refused two views under one name.
         router.add(endpoint.rule, endpoint.methods, target, name=endpoint.name, shared_name=True)
@@ -161,19 +170,22 @@ def _target(
     given: Registrations,
     endpoint: Endpoint,
     csrf: CSRFProtection | None,
-    limits: EndpointLimits | None,
+    limits: tuple[EndpointLimits | None, EndpointLimits | None] | None,
     pipeline_ref: list[Pipeline],
 ) -> Target:
     pool = given.pool
     scopes = endpoint.scopes
     steps: list[Step] = []
+    early, late = limits if limits is not None else (None, None)
+    if early is not None:
+        steps.append(_limit_step(early))
     guard = _guard(given, endpoint) if endpoint is not given.fallback else None
     if guard is not None:
-        # SECURITY: authentication and permissions first; hooks then see `current_user`.
+        # SECURITY: authentication and permissions next; hooks then see `current_user`.
         steps.append(_guard_step(guard, pipeline_ref))
     steps.extend(before_hook(pool, f) for s in scopes for f in s.before_request_funcs)
-    if limits is not None:  # after the hooks, which may set `g`
-        steps.append(_limit_step(limits))
+    if late is not None:  # after the hooks, which may set `g`, and the user
+        steps.append(_limit_step(late))
     after = tuple(
         after_hook(pool, f) for s in reversed(scopes) for f in reversed(s.after_request_funcs)
     )
@@ -218,6 +230,9 @@ def _limit_step(limits: EndpointLimits) -> Step:
     async def limit(request: Request) -> None:
         usage = await limits.enforce(request)
         if usage is not None:
-            request.state.usage = usage
+            state = request.state
+            # The response reports the tightest rule of both phases.
+            if state.usage is None or usage.remaining < state.usage.remaining:
+                state.usage = usage
 
     return limit
