@@ -112,7 +112,7 @@ def compile_pipeline(given: Registrations) -> Compiled:
             _guard(given, endpoint)
             continue
         rules = route_rules(endpoint.func, endpoint.scopes, rule=endpoint.rule, websocket=False)
-        limits = None
+        limits: tuple[EndpointLimits | None, EndpointLimits | None] | None = None
         if rules:
             if limiter is None:
                 limiter = default_backend(settings.REDIS_URL)
@@ -121,12 +121,12 @@ def compile_pipeline(given: Registrations) -> Compiled:
             # SECURITY: rules keyed by client IP count before authentication, so failed
             # credentials are counted (and refused) too; rules with a key function may read
             # the user, so they count after the guard and hooks.
-            limits = tuple(
-                EndpointLimits(endpoint.name, part, limiter, given.pool.run) if part else None
-                for part in (
-                    [rule for rule in rules if rule.key_func is None],
-                    [rule for rule in rules if rule.key_func is not None],
-                )
+            by_ip = [rule for rule in rules if rule.key_func is None]
+            by_key = [rule for rule in rules if rule.key_func is not None]
+            run = given.pool.run
+            limits = (
+                EndpointLimits(endpoint.name, by_ip, limiter, run) if by_ip else None,
+                EndpointLimits(endpoint.name, by_key, limiter, run) if by_key else None,
             )
         target = _target(given, endpoint, csrf, limits, pipeline_ref)
         # NOTE: registration already refused two views under one name.
