@@ -15,6 +15,7 @@ from flasgo import (
     Flasgo,
     Header,
     Request,
+    ResponseValidationError,
     Session,
     TestClient,
     User,
@@ -154,12 +155,22 @@ def test_response_model_projects_and_validates(caplog: pytest.LogCaptureFixture)
     def annotated() -> Public:
         return Public(1, "x")
 
+    seen: list[ResponseValidationError] = []
+
+    @app.errorhandler(ResponseValidationError)
+    def mismatch(exc: ResponseValidationError) -> tuple[str, int]:
+        seen.append(exc)
+        return "contract broken", 500
+
     client = app.test_client()
     response = client.get("/user")
     assert (response.status_code, response.json()) == (201, {"id": 1, "name": "ann"})
     assert client.get("/users").json() == [{"id": 1, "name": "a"}]
-    assert client.get("/broken").status_code == 500
+    broken_response = client.get("/broken")
+    assert (broken_response.status_code, broken_response.text) == (500, "contract broken")
     assert "response-validation-failed" in caplog.text
+    assert seen[0].status_code == 500
+    assert [e["location"] for e in seen[0].errors] == [["response"]]
     plans = {e.name: e.plan for e in app.iter_endpoints()}
     assert plans["user"].response_model is Public
     assert plans["user"].status_code == 201

@@ -31,6 +31,7 @@ from flasgo.routing import Converter, Router, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold
 from flasgo.security.auth import AuthRegistry, load_user
 from flasgo.security.checks import check_startup
+from flasgo.security.config import SecurityConfig
 from flasgo.security.csrf import CSRFProtection
 from flasgo.security.outbound import Outbound
 from flasgo.security.throttle import SecurityFailureThrottle
@@ -77,6 +78,8 @@ class Flasgo(Scaffold):
             when ``REDIS_URL`` is set (see `flasgo.ratelimit`).
         security_throttle: Replaces the throttle built from the ``SECURITY_FAILURE_*``
             settings (see `flasgo.security.throttle`).
+        security: A `SecurityConfig` whose values are written onto the settings (upstream's
+            spelling); ``app.security`` is a live lower-case view of the security settings.
     """
 
     def __init__(
@@ -87,12 +90,14 @@ class Flasgo(Scaffold):
         session_backend: SessionBackend | None = None,
         rate_limiter: RateLimitBackend | None = None,
         security_throttle: SecurityFailureThrottle | None = None,
+        security: SecurityConfig | None = None,
     ) -> None:
         super().__init__(name)
         self._session_backend = session_backend
         self.rate_limiter = rate_limiter
         self._throttle = security_throttle
-        self.settings: Settings = Settings.load(settings)
+        loaded = Settings.load(settings)
+        self.settings: Settings = loaded if security is None else security.apply(loaded)
         self.state = SimpleNamespace()
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
@@ -126,6 +131,11 @@ class Flasgo(Scaffold):
         self._http: ASGIApp = self._serve_first
         self._sockets: SocketDispatcher | None = None
         self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), _no_handler, {})
+
+    @property
+    def security(self) -> SecurityConfig:
+        """The security settings by lower-case name, live: ``app.security.csrf_enabled``."""
+        return SecurityConfig.view(self.settings)
 
     # -- registration --------------------------------------------------------------------------
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from flasgo.concurrency import is_async_callable
 from flasgo.dependencies import build_graph
-from flasgo.exceptions import ConfigurationError, InternalServerError
+from flasgo.exceptions import ConfigurationError
 from flasgo.injectables import Injectables
 from flasgo.params import Depends
 from flasgo.signature import BodyInfo, CallSpec, ParamInfo, inspect_callable, resolve_hints
-from flasgo.validation import RequestValidationError, project
+from flasgo.validation import RequestValidationError, ResponseValidationError, issue, project
 
 __all__ = [
     "BodyInfo",
@@ -186,9 +186,8 @@ def _wrap_response(
                     getattr(func, "__qualname__", func),
                     exc_info=exc,
                 )
-                raise InternalServerError(
-                    "The response did not match the route's response model."
-                ) from None
+                reason = issue(["response"], "value_error", str(exc)[:200] or "invalid value")
+                raise ResponseValidationError([reason]) from None
         if status_code is None:
             return result
         response = to_response(result)

@@ -25,13 +25,15 @@ from typing import Any, Literal, Union
 
 import msgspec
 
-from flasgo.exceptions import UnprocessableEntity
+from flasgo.exceptions import InternalServerError, UnprocessableEntity
 from flasgo.jsonenc import decode_json
 
 __all__ = [
     "BodyModel",
     "Coercer",
     "RequestValidationError",
+    "ResponseValidationError",
+    "ValidationIssue",
     "allow_unknown_fields",
     "cap_issues",
     "collect_issues",
@@ -47,6 +49,16 @@ __all__ = [
 ]
 
 Issue = dict[str, Any]
+
+
+class ValidationIssue(typing.TypedDict):
+    """One failing field of a 422 (or of a response that misses its model)."""
+
+    location: list[str | int]
+    code: str
+    message: str
+
+
 Coercer = Callable[[str], Any]
 
 _TRUE = frozenset({"true", "1", "on", "yes"})
@@ -71,6 +83,18 @@ class RequestValidationError(UnprocessableEntity):
 
         body = {"error": "validation_error", "detail": self.detail, "errors": self.errors}
         return encode_json(body), "application/json"
+
+
+class ResponseValidationError(InternalServerError):
+    """500: a handler's return value does not fit its ``response_model=``.
+
+    The client sees a plain 500 (the mismatch is the application's bug, and its details could
+    leak data); `errors` is for logs and error handlers.
+    """
+
+    def __init__(self, errors: list[Issue]) -> None:
+        super().__init__("The response did not match the route's response model.")
+        self.errors = errors
 
 
 def issue(location: list[Any], code: str, message: str) -> Issue:
