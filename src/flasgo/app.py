@@ -180,6 +180,7 @@ class Flasgo(Scaffold):
         shared = any(other.func is record.func for other in router.targets_named(name))
         router.add(rule, methods, endpoint, name=name, shared_name=shared)
         self._endpoints.append(endpoint)
+        self._routes_changed()
 
     def register_blueprint(
         self,
@@ -283,6 +284,7 @@ class Flasgo(Scaffold):
         """
         self._check_setup()
         self.auth.register(name, backend, openapi_scheme)
+        self._routes_changed()
 
     def register_injectable(self, kind: type, provide: Callable[[Request], Any]) -> None:
         """Inject ``provide(request)`` into handler parameters annotated `kind` (or a
@@ -341,17 +343,24 @@ class Flasgo(Scaffold):
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of the app's HTTP routes (see `flasgo.openapi`).
 
-        Built once the app has started serving (routes can no longer change) and cached from
-        then on; before that each call builds a fresh document. Treat the result as read-only.
+        Built on first use and cached; registering a route, a blueprint, an auth backend or
+        an ``authorize`` requirement makes the next call build it again. Treat the result as
+        read-only.
         """
         if self._openapi is not None:
             return self._openapi
         from flasgo.openapi.schema import openapi_spec
 
         document = openapi_spec(self)
-        if self._frozen:
-            self._openapi = document
+        self._openapi = document
         return document
+
+    def openapi_spec(self) -> dict[str, Any]:
+        """The OpenAPI document (upstream's name for `openapi`), cached the same way."""
+        return self.openapi()
+
+    def _routes_changed(self) -> None:
+        self._openapi = None
 
     def url_for(
         self,
