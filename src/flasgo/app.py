@@ -18,7 +18,7 @@ from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
 from flasgo.context import LocalProxy, find_app, find_request
 from flasgo.deadlines import ReadDeadlines
-from flasgo.dependencies import override
+from flasgo.dependencies import scoped_overrides
 from flasgo.endpoint import Endpoint
 from flasgo.exceptions import ConfigurationError, NotFound, SetupFrozenError
 from flasgo.handlers import compile_handler
@@ -331,10 +331,12 @@ class Flasgo(Scaffold):
         """Replace dependency providers inside a ``with`` block (for tests).
 
         ``with app.override_dependencies({get_db: fake_db}): ...`` makes every
-        ``Depends(get_db)`` call ``fake_db`` instead (with its own parameters bound as usual).
-        The replacements apply to the whole app, from any thread, until the block ends.
+        ``Depends(get_db)`` call ``fake_db`` instead (with its own parameters bound as usual)
+        for requests made inside the block. A ContextVar scopes them: two tests overriding
+        the same app at once (threads or tasks) never see each other's replacements. For an
+        app-wide replacement, set ``app.dependency_overrides[get_db] = fake_db``.
         """
-        return override(self.dependency_overrides, replacements)
+        return scoped_overrides(self, replacements)
 
     def iter_endpoints(self) -> Iterator[Endpoint]:
         """The compiled endpoints, in registration order."""
