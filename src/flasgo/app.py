@@ -361,6 +361,17 @@ class Flasgo(Scaffold):
         """The OpenAPI document (upstream's name for `openapi`), cached the same way."""
         return self.openapi()
 
+    def policy_snapshot(self) -> dict[str, Any]:
+        """The app's security policy as versioned JSON-ready data, without secrets.
+
+        The security controls and, per route, its auth requirement, CSRF check, rate limits
+        and response model (see `flasgo.policy`); commit it, and ``flasgo check --against``
+        fails when a later change weakens any of them.
+        """
+        from flasgo.policy import policy_snapshot
+
+        return policy_snapshot(self)
+
     def _routes_changed(self) -> None:
         self._openapi = None
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from flasgo.sessions import SessionBackend
     from flasgo.settings import Settings
 
-__all__ = ["Compiled", "Registrations", "compile_pipeline", "header_policy"]
+__all__ = ["Compiled", "Registrations", "compile_pipeline", "header_policy", "needs_csrf"]
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -202,12 +202,13 @@ def _target(
             {key: after_hook(pool, f) for key, f in s.error_handlers.items()}
             for s in reversed(scopes)
         ),
-        csrf=csrf is not None and _needs_csrf(endpoint, scopes),
+        csrf=csrf is not None and needs_csrf(endpoint, scopes),
         plain=not after and limits is None,
     )
 
 
-def _needs_csrf(endpoint: Endpoint, scopes: Iterable[object]) -> bool:
+def needs_csrf(endpoint: Endpoint, scopes: Iterable[object]) -> bool:
+    """Whether the route's unsafe methods are CSRF-checked (when CSRF is on)."""
     return not (
         endpoint.csrf_exempt
         or endpoint.websocket
