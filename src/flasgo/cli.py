@@ -23,7 +23,7 @@ from flasgo.settings import find_setting
 if TYPE_CHECKING:
     from flasgo.discovery import LoadedApp
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "load_app", "main"]
 
 HOST_ENV = "FLASGO_HOST"
 PORT_ENVS = ("FLASGO_PORT", "PORT")
@@ -43,6 +43,21 @@ class TargetError(click.ClickException):
     """The target names no loadable app (exit status 2, like a usage error)."""
 
     exit_code = 2
+
+
+def load_app(target: str | None = None) -> Any:
+    """Import and return the app a CLI target names (upstream Flasgo's helper).
+
+    Args:
+        target: ``app.py``, ``app.py:app``, ``package.module:attr``, a package folder...; None
+            finds it as the commands do (``FLASGO_APP``, ``[tool.flasgo] app``, ``app.py``).
+
+    Raises:
+        flasgo.discovery.AppNotFoundError: The target cannot be imported or holds no app.
+    """
+    from flasgo.discovery import load_app as discover
+
+    return discover(target).app
 
 
 def _load(target: str | None, app_option: str | None) -> LoadedApp:
