@@ -9,8 +9,8 @@ on them, so a change that loosens security has to update the snapshot on purpose
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from flasgo.compiler import needs_csrf
 from flasgo.exceptions import ConfigurationError
@@ -19,10 +19,20 @@ from flasgo.security.auth import route_requirement
 from flasgo.security.csrf import SAFE_METHODS
 
 if TYPE_CHECKING:
-    from flasgo.app import Flasgo
     from flasgo.endpoint import Endpoint
+    from flasgo.settings import Settings
 
-__all__ = ["SCHEMA_VERSION", "policy_snapshot", "weakened"]
+__all__ = ["SCHEMA_VERSION", "PolicyApp", "policy_snapshot", "weakened"]
+
+
+class PolicyApp(Protocol):
+    """What a snapshot reads from the app (`Flasgo` is one)."""
+
+    settings: Settings
+
+    def iter_endpoints(self) -> Iterator[Endpoint]:
+        """The registered endpoints."""
+        ...
 
 SCHEMA_VERSION: Final = 1
 
@@ -108,7 +118,7 @@ def _permission(permission: Any) -> str:
     return type(permission).__name__
 
 
-def _route(app: Flasgo, endpoint: Endpoint) -> dict[str, Any]:
+def _route(app: PolicyApp, endpoint: Endpoint) -> dict[str, Any]:
     requirement = route_requirement(endpoint.func, endpoint.scopes)
     rules = route_rules(
         endpoint.func, endpoint.scopes, rule=endpoint.rule, websocket=endpoint.websocket
@@ -145,7 +155,7 @@ def _route(app: Flasgo, endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def policy_snapshot(app: Flasgo) -> dict[str, Any]:
+def policy_snapshot(app: PolicyApp) -> dict[str, Any]:
     """Return the app's security policy as JSON-ready data (``schema_version`` 1).
 
     Holds the security controls from the settings and, for each route, its auth requirement,
