@@ -34,6 +34,7 @@ class PolicyApp(Protocol):
         """The registered endpoints."""
         ...
 
+
 SCHEMA_VERSION: Final = 1
 
 # Controls by the direction that is safer. Secrets (SECRET_KEY, tokens, REDIS_URL) never appear.
