@@ -48,12 +48,14 @@ from flasgo.response import (
     RedirectResponse,
     Response,
     StreamingResponse,
+    is_safe_redirect_target,
     jsonify,
     make_response,
     redirect,
 )
 from flasgo.routing import BuildError, Converter
 from flasgo.security.auth import AllowAny, AuthResult, HasScope, IsAuthenticated, User
+from flasgo.security.config import SecurityConfig
 from flasgo.security.csp import csp_nonce
 from flasgo.security.csrf import csrf_exempt, csrf_token
 from flasgo.security.jwt import bearer_token_backend, encode_jwt, extract_bearer_token, jwt_backend
@@ -62,8 +64,14 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
 from flasgo.settings import Settings
 from flasgo.stores import MemoryStore, StoreUnavailable
+from flasgo.stores.redis import RedisStore
 from flasgo.uploads import UploadedFile
 from flasgo.url import url_for
+from flasgo.validation import (
+    ResponseValidationError,
+    ValidationIssue,
+    allow_unknown_fields,
+)
 from flasgo.websocket import WebSocket, WebSocketDisconnect
 
 if TYPE_CHECKING:
@@ -129,17 +137,20 @@ __all__ = [
     "RateLimiter",
     "RedirectResponse",
     "RedisRateLimiter",
+    "RedisStore",
     "Request",
     "RequestHeaderFieldsTooLarge",
     "RequestTimeout",
     "RequestValidationError",
     "Response",
+    "ResponseValidationError",
     "RouteInfo",
     "RoutingError",
     "SSRFConfig",
     "SSRFGuard",
     "SSRFResolvedURL",
     "SSRFViolation",
+    "SecurityConfig",
     "SecurityFailureThrottle",
     "ServerSideSessions",
     "Session",
@@ -156,12 +167,14 @@ __all__ = [
     "UnsupportedMediaType",
     "UploadedFile",
     "User",
+    "ValidationIssue",
     "WebSocket",
     "WebSocketClosed",
     "WebSocketDenied",
     "WebSocketDisconnect",
     "__version__",
     "abort",
+    "allow_unknown_fields",
     "bearer_token_backend",
     "configure_logging",
     "csp_nonce",
@@ -172,6 +185,7 @@ __all__ = [
     "encode_jwt",
     "extract_bearer_token",
     "g",
+    "is_safe_redirect_target",
     "jsonify",
     "jwt_backend",
     "login",

@@ -18,7 +18,7 @@ from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
 from flasgo.context import LocalProxy, find_app, find_request
 from flasgo.deadlines import ReadDeadlines
-from flasgo.dependencies import override
+from flasgo.dependencies import scoped_overrides
 from flasgo.endpoint import Endpoint
 from flasgo.exceptions import ConfigurationError, NotFound, SetupFrozenError
 from flasgo.handlers import compile_handler
@@ -31,6 +31,7 @@ from flasgo.routing import Converter, Router, parse_rule
 from flasgo.scaffold import RouteRecord, Scaffold
 from flasgo.security.auth import AuthRegistry, load_user
 from flasgo.security.checks import check_startup
+from flasgo.security.config import SecurityConfig
 from flasgo.security.csrf import CSRFProtection
 from flasgo.security.outbound import Outbound
 from flasgo.security.throttle import SecurityFailureThrottle
@@ -77,6 +78,8 @@ class Flasgo(Scaffold):
             when ``REDIS_URL`` is set (see `flasgo.ratelimit`).
         security_throttle: Replaces the throttle built from the ``SECURITY_FAILURE_*``
             settings (see `flasgo.security.throttle`).
+        security: A `SecurityConfig` whose values are written onto the settings (upstream's
+            spelling); ``app.security`` is a live lower-case view of the security settings.
     """
 
     def __init__(
@@ -87,12 +90,14 @@ class Flasgo(Scaffold):
         session_backend: SessionBackend | None = None,
         rate_limiter: RateLimitBackend | None = None,
         security_throttle: SecurityFailureThrottle | None = None,
+        security: SecurityConfig | None = None,
     ) -> None:
         super().__init__(name)
         self._session_backend = session_backend
         self.rate_limiter = rate_limiter
         self._throttle = security_throttle
-        self.settings: Settings = Settings.load(settings)
+        loaded = Settings.load(settings)
+        self.settings: Settings = loaded if security is None else security.apply(loaded)
         self.state = SimpleNamespace()
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
@@ -126,6 +131,11 @@ class Flasgo(Scaffold):
         self._http: ASGIApp = self._serve_first
         self._sockets: SocketDispatcher | None = None
         self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), _no_handler, {})
+
+    @property
+    def security(self) -> SecurityConfig:
+        """The security settings by lower-case name, live: ``app.security.csrf_enabled``."""
+        return SecurityConfig.view(self.settings)
 
     # -- registration --------------------------------------------------------------------------
 
@@ -165,8 +175,12 @@ class Flasgo(Scaffold):
         endpoint = Endpoint(
             name, plan, scopes, record.func, record.options, rule, methods, record.websocket
         )
-        router.add(rule, methods, endpoint, name=name)
+        # NOTE: Flask lets one view sit under several rules (stacked decorators): the name is
+        # shared only by the same function, so two views cannot clash silently.
+        shared = any(other.func is record.func for other in router.targets_named(name))
+        router.add(rule, methods, endpoint, name=name, shared_name=shared)
         self._endpoints.append(endpoint)
+        self._routes_changed()
 
     def register_blueprint(
         self,
@@ -270,6 +284,7 @@ class Flasgo(Scaffold):
         """
         self._check_setup()
         self.auth.register(name, backend, openapi_scheme)
+        self._routes_changed()
 
     def register_injectable(self, kind: type, provide: Callable[[Request], Any]) -> None:
         """Inject ``provide(request)`` into handler parameters annotated `kind` (or a
@@ -316,10 +331,12 @@ class Flasgo(Scaffold):
         """Replace dependency providers inside a ``with`` block (for tests).
 
         ``with app.override_dependencies({get_db: fake_db}): ...`` makes every
-        ``Depends(get_db)`` call ``fake_db`` instead (with its own parameters bound as usual).
-        The replacements apply to the whole app, from any thread, until the block ends.
+        ``Depends(get_db)`` call ``fake_db`` instead (with its own parameters bound as usual)
+        for requests made inside the block. A ContextVar scopes them: two tests overriding
+        the same app at once (threads or tasks) never see each other's replacements. For an
+        app-wide replacement, set ``app.dependency_overrides[get_db] = fake_db``.
         """
-        return override(self.dependency_overrides, replacements)
+        return scoped_overrides(self, replacements)
 
     def iter_endpoints(self) -> Iterator[Endpoint]:
         """The compiled endpoints, in registration order."""
@@ -328,17 +345,35 @@ class Flasgo(Scaffold):
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of the app's HTTP routes (see `flasgo.openapi`).
 
-        Built once the app has started serving (routes can no longer change) and cached from
-        then on; before that each call builds a fresh document. Treat the result as read-only.
+        Built on first use and cached; registering a route, a blueprint, an auth backend or
+        an ``authorize`` requirement makes the next call build it again. Treat the result as
+        read-only.
         """
         if self._openapi is not None:
             return self._openapi
         from flasgo.openapi.schema import openapi_spec
 
         document = openapi_spec(self)
-        if self._frozen:
-            self._openapi = document
+        self._openapi = document
         return document
+
+    def openapi_spec(self) -> dict[str, Any]:
+        """The OpenAPI document (upstream's name for `openapi`), cached the same way."""
+        return self.openapi()
+
+    def policy_snapshot(self) -> dict[str, Any]:
+        """The app's security policy as versioned JSON-ready data, without secrets.
+
+        The security controls and, per route, its auth requirement, CSRF check, rate limits
+        and response model (see `flasgo.policy`); commit it, and ``flasgo check --against``
+        fails when a later change weakens any of them.
+        """
+        from flasgo.policy import policy_snapshot
+
+        return policy_snapshot(self)
+
+    def _routes_changed(self) -> None:
+        self._openapi = None
 
     def url_for(
         self,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flasgo.background import deferred_state
 from flasgo.exceptions import UnsupportedMediaType
 from flasgo.mediatypes import is_json_media_type
-from flasgo.signature import MISSING, MULTIPART, CallSpec, Scalar
+from flasgo.signature import MISSING, MULTIPART, CallSpec, Scalar, model_upload_fields
 from flasgo.validation import RequestValidationError, cap_issues, collection_fields, issue
 
 if TYPE_CHECKING:
@@ -288,6 +288,12 @@ async def _read_form(
     assert body.model is not None
     settings = request.app.settings
     raw = _form_object(body.model.annotation, form)
+    uploads = _uploads_of(body.model.annotation)
+    if uploads:
+        files = await request.files()
+        for key, many in uploads:
+            if found := files.getlist(key):
+                raw[key] = found if many else found[0]
     kwargs[body.name] = body.model.validate(
         raw, settings.MAX_VALIDATION_ISSUES, settings.MAX_VALIDATION_WORK, strict=False
     )
@@ -306,6 +312,16 @@ def _read_files(
             kwargs[field.name] = field.default
         else:
             errors.append(issue(["body", field.key], "missing", "A file is required."))
+
+
+_UPLOADS: dict[Any, tuple[tuple[str, bool], ...]] = {}
+
+
+def _uploads_of(annotation: Any) -> tuple[tuple[str, bool], ...]:
+    found = _UPLOADS.get(annotation)
+    if found is None:
+        found = _UPLOADS[annotation] = model_upload_fields(annotation)
+    return found
 
 
 def _form_object(annotation: Any, form: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The ``flasgo`` command line: ``run`` serves an app, ``routes`` lists its URL rules,
-``openapi`` exports its OpenAPI document, ``check --deploy`` lists its production problems.
+``openapi`` exports its OpenAPI document, ``check --deploy`` lists its production problems and
+``check --against SNAPSHOT`` fails when a control got weaker than a policy snapshot.
 
 Importing this module costs click and the settings table only: discovery, the app and the
 servers load when a command runs. Errors in the user's target end the command with exit status 2
@@ -22,7 +23,7 @@ from flasgo.settings import find_setting
 if TYPE_CHECKING:
     from flasgo.discovery import LoadedApp
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "load_app", "main"]
 
 HOST_ENV = "FLASGO_HOST"
 PORT_ENVS = ("FLASGO_PORT", "PORT")
@@ -42,6 +43,21 @@ class TargetError(click.ClickException):
     """The target names no loadable app (exit status 2, like a usage error)."""
 
     exit_code = 2
+
+
+def load_app(target: str | None = None) -> Any:
+    """Import and return the app a CLI target names (upstream Flasgo's helper).
+
+    Args:
+        target: ``app.py``, ``app.py:app``, ``package.module:attr``, a package folder...; None
+            finds it as the commands do (``FLASGO_APP``, ``[tool.flasgo] app``, ``app.py``).
+
+    Raises:
+        flasgo.discovery.AppNotFoundError: The target cannot be imported or holds no app.
+    """
+    from flasgo.discovery import load_app as discover
+
+    return discover(target).app
 
 
 def _load(target: str | None, app_option: str | None) -> LoadedApp:
@@ -164,9 +180,19 @@ def _url_host(host: str) -> str:
 @_app_option
 @click.option("--json", "as_json", is_flag=True, help="Print the routes as JSON.")
 @click.option("--all-methods", is_flag=True, help="Show HEAD and OPTIONS too.")
-def routes(*, target: str | None, app_option: str | None, as_json: bool, all_methods: bool) -> None:
+@click.option(
+    "--policy",
+    is_flag=True,
+    help="Print the policy snapshot (JSON) that `check --against` compares with.",
+)
+def routes(
+    *, target: str | None, app_option: str | None, as_json: bool, all_methods: bool, policy: bool
+) -> None:
     """List the URL rules of the app at TARGET, sorted by rule."""
     loaded = _load(target, app_option)
+    if policy:
+        click.echo(json.dumps(_snapshot(loaded), indent=2, sort_keys=True))
+        return
     rules = getattr(loaded.app, "url_map", None)
     if rules is None:
         raise TargetError(
@@ -244,7 +270,21 @@ def openapi(*, target: str | None, app_option: str | None, output: str) -> None:
 @_app_option
 @click.option("--deploy", is_flag=True, help="Check the settings for production.")
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
-def check(*, target: str | None, app_option: str | None, deploy: bool, as_json: bool) -> None:
+@click.option(
+    "--against",
+    "against",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A policy snapshot (`routes --policy`); exit 1 if a control or route got weaker.",
+)
+def check(
+    *,
+    target: str | None,
+    app_option: str | None,
+    deploy: bool,
+    as_json: bool,
+    against: Path | None,
+) -> None:
     """Check the app at TARGET; with --deploy, list its production problems (exit 1 on errors)."""
     from flasgo.security.checks import deploy_problems, has_errors
     from flasgo.settings import Settings
@@ -256,6 +296,8 @@ def check(*, target: str | None, app_option: str | None, deploy: bool, as_json: 
             f"'{loaded.source}' is not a Flasgo app (it has no Flasgo settings), so there is "
             "nothing to check"
         )
+    if against is not None:
+        _check_against(loaded, against, as_json=as_json)
     problems = deploy_problems(settings) if deploy else []
     errors = sum(problem.level == "error" for problem in problems)
     if as_json:
@@ -273,6 +315,37 @@ def check(*, target: str | None, app_option: str | None, deploy: bool, as_json: 
             click.echo(f"{'':14}fix: {problem.fix}")
         click.echo(_check_summary(loaded.source, deploy, errors, len(problems) - errors))
     if has_errors(problems):
+        raise click.exceptions.Exit(1)
+
+
+def _snapshot(loaded: LoadedApp) -> dict[str, Any]:
+    snapshot = getattr(loaded.app, "policy_snapshot", None)
+    if snapshot is None:
+        raise TargetError(f"'{loaded.source}' is not a Flasgo app, so it has no policy")
+    result: dict[str, Any] = snapshot()
+    return result
+
+
+def _check_against(loaded: LoadedApp, path: Path, *, as_json: bool) -> None:
+    from flasgo.exceptions import ConfigurationError
+    from flasgo.policy import weakened
+
+    try:
+        baseline = json.loads(path.read_text(encoding="utf-8"))
+        problems = weakened(baseline, _snapshot(loaded))
+    except (OSError, ValueError, ConfigurationError) as exc:
+        raise TargetError(f"{path}: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps({"target": loaded.source, "weakened": problems}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(f"weakened {problem}")
+        click.echo(
+            f"{loaded.source}: {len(problems)} control(s) weaker than {path}."
+            if problems
+            else f"{loaded.source}: no control weaker than {path}."
+        )
+    if problems:
         raise click.exceptions.Exit(1)
 
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from flasgo.sessions import SessionBackend
     from flasgo.settings import Settings
 
-__all__ = ["Compiled", "Registrations", "compile_pipeline", "header_policy"]
+__all__ = ["Compiled", "Registrations", "compile_pipeline", "header_policy", "needs_csrf"]
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -112,15 +112,25 @@ def compile_pipeline(given: Registrations) -> Compiled:
             _guard(given, endpoint)
             continue
         rules = route_rules(endpoint.func, endpoint.scopes, rule=endpoint.rule, websocket=False)
-        limits = None
+        limits: tuple[EndpointLimits | None, EndpointLimits | None] | None = None
         if rules:
             if limiter is None:
                 limiter = default_backend(settings.REDIS_URL)
                 if isinstance(limiter, RedisRateLimiter):
                     closers.append(limiter.close)
-            limits = EndpointLimits(endpoint.name, rules, limiter, given.pool.run)
+            # SECURITY: rules keyed by client IP count before authentication, so failed
+            # credentials are counted (and refused) too; rules with a key function may read
+            # the user, so they count after the guard and hooks.
+            by_ip = [rule for rule in rules if rule.key_func is None]
+            by_key = [rule for rule in rules if rule.key_func is not None]
+            run = given.pool.run
+            limits = (
+                EndpointLimits(endpoint.name, by_ip, limiter, run) if by_ip else None,
+                EndpointLimits(endpoint.name, by_key, limiter, run) if by_key else None,
+            )
         target = _target(given, endpoint, csrf, limits, pipeline_ref)
-        router.add(endpoint.rule, endpoint.methods, target, name=endpoint.name)
+        # NOTE: registration already refused two views under one name.
+        router.add(endpoint.rule, endpoint.methods, target, name=endpoint.name, shared_name=True)
     fallback = _target(given, given.fallback, None, None, pipeline_ref)
     screen = Screen(
         settings.MAX_REQUEST_HEADERS,
@@ -160,19 +170,22 @@ def _target(
     given: Registrations,
     endpoint: Endpoint,
     csrf: CSRFProtection | None,
-    limits: EndpointLimits | None,
+    limits: tuple[EndpointLimits | None, EndpointLimits | None] | None,
     pipeline_ref: list[Pipeline],
 ) -> Target:
     pool = given.pool
     scopes = endpoint.scopes
     steps: list[Step] = []
+    early, late = limits if limits is not None else (None, None)
+    if early is not None:
+        steps.append(_limit_step(early))
     guard = _guard(given, endpoint) if endpoint is not given.fallback else None
     if guard is not None:
-        # SECURITY: authentication and permissions first; hooks then see `current_user`.
+        # SECURITY: authentication and permissions next; hooks then see `current_user`.
         steps.append(_guard_step(guard, pipeline_ref))
     steps.extend(before_hook(pool, f) for s in scopes for f in s.before_request_funcs)
-    if limits is not None:  # after the hooks, which may set `g`
-        steps.append(_limit_step(limits))
+    if late is not None:  # after the hooks, which may set `g`, and the user
+        steps.append(_limit_step(late))
     after = tuple(
         after_hook(pool, f) for s in reversed(scopes) for f in reversed(s.after_request_funcs)
     )
@@ -189,12 +202,13 @@ def _target(
             {key: after_hook(pool, f) for key, f in s.error_handlers.items()}
             for s in reversed(scopes)
         ),
-        csrf=csrf is not None and _needs_csrf(endpoint, scopes),
+        csrf=csrf is not None and needs_csrf(endpoint, scopes),
         plain=not after and limits is None,
     )
 
 
-def _needs_csrf(endpoint: Endpoint, scopes: Iterable[object]) -> bool:
+def needs_csrf(endpoint: Endpoint, scopes: Iterable[object]) -> bool:
+    """Whether the route's unsafe methods are CSRF-checked (when CSRF is on)."""
     return not (
         endpoint.csrf_exempt
         or endpoint.websocket
@@ -217,6 +231,9 @@ def _limit_step(limits: EndpointLimits) -> Step:
     async def limit(request: Request) -> None:
         usage = await limits.enforce(request)
         if usage is not None:
-            request.state.usage = usage
+            state = request.state
+            # The response reports the tightest rule of both phases.
+            if state.usage is None or usage.remaining < state.usage.remaining:
+                state.usage = usage
 
     return limit

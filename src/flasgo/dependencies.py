@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,21 @@ from flasgo.validation import RequestValidationError, cap_issues
 if TYPE_CHECKING:
     from flasgo.request import Request
 
-__all__ = ["DEFERRED_KEY", "Graph", "build_graph", "deferred_state", "finish_request"]
+__all__ = [
+    "DEFERRED_KEY",
+    "FUNCTION_EXITS_KEY",
+    "Graph",
+    "build_graph",
+    "close_function_scope",
+    "deferred_state",
+    "finish_request",
+    "scoped_overrides",
+]
 
 log = logging.getLogger("flasgo.error")
+
+FUNCTION_EXITS_KEY = "flasgo.function_exits"
+"""Where a request keeps its function-scoped generator dependencies (in the ASGI scope)."""
 
 
 async def finish_request(request: Request, error: BaseException | None) -> None:
@@ -40,20 +53,13 @@ async def finish_request(request: Request, error: BaseException | None) -> None:
     ``yield`` when the handler failed; background tasks only run when it did not. Failures
     are logged and never change the response.
     """
+    await close_function_scope(request, error)
     state: Deferred | None = request.scope.pop(DEFERRED_KEY, None)
     if state is None:
         return
-    pool = request.app.thread_pool
-    for gen in reversed(state.exits):
-        try:
-            if hasattr(gen, "__anext__"):
-                await _close_async(gen, error)
-            else:
-                await pool.run(_close_sync, gen, error)
-        except Exception:
-            log.exception("dependency-teardown-failed provider=%s", _gen_name(gen))
+    await _close_all(request, state.exits, error)
     if error is None and state.tasks is not None:
-        await state.tasks.run(pool)
+        await state.tasks.run(request.app.thread_pool)
 
 
 def _gen_name(gen: Any) -> str:
@@ -109,6 +115,7 @@ class Node:
     spec: CallSpec
     extract: Extractor
     dep_args: tuple[tuple[str | None, int], ...]  # None: run, value not passed
+    scope: str = "request"
 
 
 class Graph:
@@ -119,6 +126,7 @@ class Graph:
         "_path_params",
         "body_index",
         "body_methods",
+        "closes_early",
         "defers",
         "nodes",
         "route_deps",
@@ -146,6 +154,11 @@ class Graph:
             )
         self.body_index = bodies[0] if bodies else -1
         self.defers = len(nodes) > 1 or any(node.spec.background for node in nodes)
+        # Function-scoped generators, closed when the handler returns (see `close_function_scope`).
+        self.closes_early = any(
+            node.scope == "function" and node.spec.kind in ("asyncgen", "gen")
+            for node in nodes[:-1]
+        )
 
     def params(self) -> tuple[ParamInfo, ...]:
         """Every path/query/header/cookie parameter of the graph, deduplicated."""
@@ -178,7 +191,15 @@ class Graph:
 
     async def _solve(self, request: Request, path_values: dict[str, Any]) -> dict[str, Any]:
         graph = self
-        overrides = request.app.dependency_overrides
+        overrides: _Overrides = request.app.dependency_overrides
+        # PERF: one ContextVar read; empty unless a test is inside `override_dependencies`.
+        if scoped := _SCOPED.get():
+            mine = [given for app, given in scoped if app is request.app]
+            if mine:
+                merged = dict(overrides)
+                for given in mine:
+                    merged.update(given)
+                overrides = merged
         if overrides:
             graph = _overridden(self, overrides)
         return await graph.solve(request, path_values)
@@ -208,11 +229,43 @@ class Graph:
                     kwargs[name] = values[source]
             if index == last:
                 return kwargs
-            values[index] = await _call(node.spec, kwargs, request)
+            values[index] = await _call(node.spec, kwargs, request, node.scope)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _call(spec: CallSpec, kwargs: dict[str, Any], request: Request) -> Any:
+def _exits(request: Request, scope: str) -> list[Any]:
+    if scope == "function":
+        found: list[Any] | None = request.scope.get(FUNCTION_EXITS_KEY)
+        if found is None:
+            found = request.scope[FUNCTION_EXITS_KEY] = []
+        return found
+    return deferred_state(request).exits
+
+
+async def close_function_scope(request: Request, error: BaseException | None) -> None:
+    """Finish the function-scoped generator dependencies of `request` (newest first).
+
+    Called when the handler returned (or raised, `error`); anything left (a later dependency
+    failed before the handler ran) is finished by `finish_request`.
+    """
+    exits: list[Any] | None = request.scope.pop(FUNCTION_EXITS_KEY, None)
+    if exits:
+        await _close_all(request, exits, error)
+
+
+async def _close_all(request: Request, exits: list[Any], error: BaseException | None) -> None:
+    pool = request.app.thread_pool
+    for gen in reversed(exits):
+        try:
+            if hasattr(gen, "__anext__"):
+                await _close_async(gen, error)
+            else:
+                await pool.run(_close_sync, gen, error)
+        except Exception:
+            log.exception("dependency-teardown-failed provider=%s", _gen_name(gen))
+
+
+async def _call(spec: CallSpec, kwargs: dict[str, Any], request: Request, scope: str) -> Any:
     kind = spec.kind
     func = spec.func
     if kind == "async":
@@ -222,13 +275,13 @@ async def _call(spec: CallSpec, kwargs: dict[str, Any], request: Request) -> Any
         return await pool.run(func, **kwargs)
     if kind == "asyncgen":
         gen = func(**kwargs)
-        deferred_state(request).exits.append(gen)
+        _exits(request, scope).append(gen)
         try:
             return await gen.__anext__()
         except StopAsyncIteration:
             raise RuntimeError(f"Dependency {spec.label} did not yield a value.") from None
     gen = func(**kwargs)
-    deferred_state(request).exits.append(gen)
+    _exits(request, scope).append(gen)
     return await pool.run(_first, gen)
 
 
@@ -259,12 +312,20 @@ def build_graph(
             than one part of the graph reading the body.
     """
     nodes: list[Node] = []
-    cached: dict[Callable[..., Any], int] = {}
+    cached: dict[tuple[Callable[..., Any], str], int] = {}
     replace = overrides or {}
 
-    def add(spec: CallSpec, stack: tuple[Callable[..., Any], ...]) -> list[tuple[str | None, int]]:
+    def add(
+        spec: CallSpec, stack: tuple[Callable[..., Any], ...], scope: str
+    ) -> list[tuple[str | None, int]]:
         args: list[tuple[str | None, int]] = []
         for name, dep in spec.depends:
+            if scope == "request" and dep.scope == "function":
+                raise ConfigurationError(
+                    f"Request-scoped dependency {spec.label!r} depends on function-scoped "
+                    f"{_name(dep.provider)!r}, which is closed when the handler returns; make "
+                    f"{spec.label!r} function-scoped too, or the other request-scoped."
+                )
             args.append((name, visit(dep, stack)))
         return args
 
@@ -276,22 +337,23 @@ def build_graph(
                 f"Dependency cycle: {chain}. A provider cannot depend on itself, directly or "
                 "through others; break the cycle."
             )
-        if dep.use_cache and provider in cached:
-            return cached[provider]
+        key = (provider, dep.scope)
+        if dep.use_cache and key in cached:
+            return cached[key]
         if not callable(provider):
             raise ConfigurationError(f"Depends() needs a callable provider, got {provider!r}.")
         spec = inspect_callable(
             provider, path_params, body_methods=body_methods, injectables=injectables
         )
-        args = add(spec, (*stack, provider))
-        nodes.append(Node(spec, make_extractor(spec), tuple(args)))
+        args = add(spec, (*stack, provider), dep.scope)
+        nodes.append(Node(spec, make_extractor(spec), tuple(args), dep.scope))
         index = len(nodes) - 1
         if dep.use_cache:
-            cached[provider] = index
+            cached[key] = index
         return index
 
     root_args: list[tuple[str | None, int]] = [(None, visit(dep, ())) for dep in route_deps]
-    root_args.extend(add(root, (root.func,)))
+    root_args.extend(add(root, (root.func,), "function"))
     nodes.append(Node(root, make_extractor(root), tuple(root_args)))
     return Graph(nodes, route_deps, path_params, body_methods, injectables)
 
@@ -322,16 +384,22 @@ def _overridden(graph: Graph, overrides: Mapping[Callable[..., Any], Callable[..
     return found
 
 
+_Overrides = Mapping[Callable[..., Any], Callable[..., Any]]
+_SCOPED: ContextVar[tuple[tuple[object, _Overrides], ...]] = ContextVar(
+    "flasgo_dependency_overrides", default=()
+)
+
+
 @contextmanager
-def override(
-    target: dict[Callable[..., Any], Callable[..., Any]],
-    replacements: Mapping[Callable[..., Any], Callable[..., Any]],
-) -> Iterator[None]:
-    """Apply `replacements` to the app's override table for the ``with`` block."""
-    saved = dict(target)
-    target.update(replacements)
+def scoped_overrides(app: object, replacements: _Overrides) -> Iterator[None]:
+    """Replace providers of `app` for requests made in this context, inside the block.
+
+    A ContextVar holds them, so two tests (threads or tasks) overriding at once never see
+    each other's replacements; requests started inside the block carry them (a request
+    copies the context it was started in).
+    """
+    token = _SCOPED.set((*_SCOPED.get(), (app, dict(replacements))))
     try:
         yield
     finally:
-        target.clear()
-        target.update(saved)
+        _SCOPED.reset(token)

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flasgo.concurrency import is_async_callable
-from flasgo.dependencies import build_graph
-from flasgo.exceptions import ConfigurationError, InternalServerError
+from flasgo.context import find_request
+from flasgo.dependencies import build_graph, close_function_scope
+from flasgo.exceptions import ConfigurationError
 from flasgo.injectables import Injectables
 from flasgo.params import Depends
 from flasgo.signature import BodyInfo, CallSpec, ParamInfo, inspect_callable, resolve_hints
-from flasgo.validation import RequestValidationError, project
+from flasgo.validation import RequestValidationError, ResponseValidationError, issue, project
 
 __all__ = [
     "BodyInfo",
@@ -122,6 +123,8 @@ def compile_handler(
         return_annotation = None
     response_model = declared_model if declared_model is not None else return_annotation
     call, is_async = _wrap_response(func, declared_model, status_code)
+    if graph.closes_early:
+        call, is_async = _closing_function_scope(call, is_async), True
     passthrough = (
         not graph.nodes[:-1]
         and not spec.injected
@@ -165,6 +168,26 @@ def _status_code(owner: str, options: Mapping[str, Any]) -> int | None:
     return status
 
 
+def _closing_function_scope(call: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+    """`call`, then the function-scoped generator dependencies closed, before the response."""
+
+    async def call_then_close(**kwargs: Any) -> Any:
+        request = find_request()
+        assert request is not None  # handlers are only called while a request is bound
+        try:
+            if is_async:
+                result = await call(**kwargs)
+            else:
+                result = await request.app.thread_pool.run(call, **kwargs)
+        except BaseException as exc:
+            await close_function_scope(request, exc)
+            raise
+        await close_function_scope(request, None)
+        return result
+
+    return call_then_close
+
+
 def _wrap_response(
     func: Callable[..., Any], model: Any, status_code: int | None
 ) -> tuple[Callable[..., Any], bool]:
@@ -186,9 +209,8 @@ def _wrap_response(
                     getattr(func, "__qualname__", func),
                     exc_info=exc,
                 )
-                raise InternalServerError(
-                    "The response did not match the route's response model."
-                ) from None
+                reason = issue(["response"], "value_error", str(exc)[:200] or "invalid value")
+                raise ResponseValidationError([reason]) from None
         if status_code is None:
             return result
         response = to_response(result)

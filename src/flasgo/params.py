@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["Body", "Cookie", "Depends", "File", "Form", "Header", "Marker", "Query"]
 
@@ -69,7 +69,22 @@ class Depends:
         provider: A sync or async function, or a sync or async generator function (code after
             its ``yield`` runs after the response is sent).
         use_cache: Reuse the value within one request when several parts ask for it.
+        scope: When a generator provider's code after ``yield`` runs: ``"request"`` (the
+            default) after the response is sent, ``"function"`` as soon as the handler
+            returns, before the response is sent. A request-scoped provider cannot depend on
+            a function-scoped one (it would outlive it).
+
+    Raises:
+        ValueError: `scope` is neither ``"request"`` nor ``"function"``.
     """
 
     provider: Callable[..., Any]
     use_cache: bool = True
+    scope: Literal["request", "function"] = "request"
+
+    def __post_init__(self) -> None:
+        if self.scope not in ("request", "function"):
+            raise ValueError(
+                f"Depends(scope={self.scope!r}): use 'request' (teardown after the response) "
+                "or 'function' (teardown when the handler returns)."
+            )

@@ -14,6 +14,7 @@ into responses (`flasgo.errors`); every refusal (Host, limits, CSRF, 401/403) le
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import chain
@@ -438,6 +439,11 @@ class Pipeline:
                     # A failed request never writes the session, but what it read is private.
                     mark_private(response, default_no_store=self._settings.ENFORCE_NO_STORE_CACHE)
             await self._send(send, response, request)
+        except asyncio.CancelledError as exc:
+            # NOTE: the client went away or the server is stopping: yield-dependencies get the
+            # cancellation thrown in at their yield now, so they stop (roll back) at once.
+            error = exc
+            raise
         finally:
             if plan.defers:
                 await finish_request(request, error)

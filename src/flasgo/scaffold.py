@@ -165,7 +165,17 @@ class Scaffold:
         """
         from flasgo.security.auth import authorize
 
-        return authorize(*permissions, backend=backend)
+        protect = authorize(*permissions, backend=backend)
+
+        def decorator(func: F) -> F:
+            protected = protect(func)
+            self._routes_changed()  # the OpenAPI document shows the requirement
+            return protected
+
+        return decorator
+
+    def _routes_changed(self) -> None:
+        """Note that the routes' documented shape changed (the app drops its OpenAPI cache)."""
 
     # -- hooks --------------------------------------------------------------------------------
 

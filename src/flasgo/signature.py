@@ -27,6 +27,7 @@ from flasgo.validation import (
     BodyModel,
     Coercer,
     identity,
+    input_fields,
     is_model,
     text_coercer,
     unwrap_optional,
@@ -44,6 +45,7 @@ __all__ = [
     "ParamInfo",
     "Scalar",
     "inspect_callable",
+    "model_upload_fields",
     "resolve_hints",
 ]
 
@@ -376,6 +378,16 @@ def _upload_item(annotation: Any) -> tuple[Any, bool]:
     inner, _ = unwrap_optional(annotation)
     element = _collection_item(inner)
     return (inner, False) if element is None else (element, True)
+
+
+def model_upload_fields(annotation: Any) -> tuple[tuple[str, bool], ...]:
+    """The (key, many) of a form model's `UploadedFile` / `list[UploadedFile]` fields."""
+    found = []
+    for wire, field_type, _ in input_fields(annotation):
+        item, many = _upload_item(field_type)
+        if item is UploadedFile:
+            found.append((wire, many))
+    return tuple(found)
 
 
 def _is_upload(annotation: Any) -> bool:

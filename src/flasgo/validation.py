@@ -25,17 +25,22 @@ from typing import Any, Literal, Union
 
 import msgspec
 
-from flasgo.exceptions import UnprocessableEntity
+from flasgo.exceptions import InternalServerError, UnprocessableEntity
 from flasgo.jsonenc import decode_json
 
 __all__ = [
     "BodyModel",
     "Coercer",
     "RequestValidationError",
+    "ResponseValidationError",
+    "ValidationIssue",
+    "allow_unknown_fields",
     "cap_issues",
     "collect_issues",
     "collection_fields",
+    "convert",
     "identity",
+    "input_fields",
     "is_model",
     "issue",
     "project",
@@ -44,6 +49,16 @@ __all__ = [
 ]
 
 Issue = dict[str, Any]
+
+
+class ValidationIssue(typing.TypedDict):
+    """One failing field of a 422 (or of a response that misses its model)."""
+
+    location: list[str | int]
+    code: str
+    message: str
+
+
 Coercer = Callable[[str], Any]
 
 _TRUE = frozenset({"true", "1", "on", "yes"})
@@ -68,6 +83,18 @@ class RequestValidationError(UnprocessableEntity):
 
         body = {"error": "validation_error", "detail": self.detail, "errors": self.errors}
         return encode_json(body), "application/json"
+
+
+class ResponseValidationError(InternalServerError):
+    """500: a handler's return value does not fit its ``response_model=``.
+
+    The client sees a plain 500 (the mismatch is the application's bug, and its details could
+    leak data); `errors` is for logs and error handlers.
+    """
+
+    def __init__(self, errors: list[Issue]) -> None:
+        super().__init__("The response did not match the route's response model.")
+        self.errors = errors
 
 
 def issue(location: list[Any], code: str, message: str) -> Issue:
@@ -174,6 +201,29 @@ def _union_coercer(options: list[tuple[Coercer, str]]) -> tuple[Coercer, str]:
     return coerce, "union"
 
 
+def _literal_coercer(values: tuple[Any, ...]) -> tuple[Coercer, str] | None:
+    choices: dict[str, Any] = {}
+    truths: dict[str, bool] = {}
+    for value in values:
+        if isinstance(value, bool):
+            # NOTE: a bool literal reads the same spellings as a bool parameter ("true", "On").
+            truths.update(dict.fromkeys(_TRUE if value else _FALSE, value))
+        elif isinstance(value, str | int):
+            choices[str(value)] = value
+        else:
+            return None
+    exact, code = _choice_coercer({**truths, **choices}, "literal_error")
+    if not truths:
+        return exact, code
+
+    def coerce(text: str) -> Any:
+        if text in choices:
+            return choices[text]
+        return exact(text.lower())
+
+    return coerce, code
+
+
 def text_coercer(annotation: Any) -> tuple[Coercer, str] | None:
     """The function that reads `annotation` from text, and its error code (None if none can).
 
@@ -187,10 +237,7 @@ def text_coercer(annotation: Any) -> tuple[Coercer, str] | None:
         return _choice_coercer({str(m.value): m for m in annotation}, "enum")
     origin = typing.get_origin(annotation)
     if origin is Literal:
-        values = typing.get_args(annotation)
-        if all(isinstance(v, str | int) for v in values):
-            return _choice_coercer({str(v): v for v in values}, "literal_error")
-        return None
+        return _literal_coercer(typing.get_args(annotation))
     if origin is Union or origin is types.UnionType:
         options = [text_coercer(arg) for arg in typing.get_args(annotation)]
         if any(option is None for option in options):
@@ -246,22 +293,204 @@ def is_model(annotation: Any) -> bool:
 
 _Field = tuple[str, Any, bool]  # wire name, type, required
 
+_ALLOW_UNKNOWN = "__flasgo_allow_unknown_fields__"
 
-def _model_fields(annotation: Any) -> tuple[list[_Field], bool] | None:
-    """A model's fields and whether it rejects unknown ones; None for non-models."""
+ModelT = typing.TypeVar("ModelT", bound=type)
+
+
+def allow_unknown_fields(model: ModelT) -> ModelT:
+    """Let a request model ignore JSON/form keys it does not declare (class decorator).
+
+    By default a key that no field declares is a 422 ``unknown_field``, at every level of a
+    body: a client cannot slip in ``is_admin`` and hope a later ``**vars(model)`` uses it.
+    Decorate a dataclass, msgspec Struct or TypedDict to accept and drop such keys instead.
+
+    Returns:
+        The same class.
+    """
+    setattr(model, _ALLOW_UNKNOWN, True)
+    return model
+
+
+def _forbids_unknown(model: type) -> bool:
+    return not model.__dict__.get(_ALLOW_UNKNOWN, False)
+
+
+def _dataclass_fields(model: type) -> list[_Field]:
+    # NOTE: a field(init=False) is computed by the class, not given by the client: it is not
+    # input (sending it is an unknown field), and it is never demanded.
+    hints = typing.get_type_hints(model, include_extras=True)
+    return [
+        (
+            field.name,
+            hints.get(field.name, Any),
+            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING,
+        )
+        for field in dataclasses.fields(model)
+        if field.init
+    ]
+
+
+_Described = tuple[list[_Field], bool] | None
+_FIELDS_CACHE: dict[type, _Described] = {}
+
+
+def _model_fields(annotation: Any) -> _Described:
+    """A model's input fields and whether it rejects unknown ones; None for non-models."""
     if not isinstance(annotation, type):
         return None
-    if issubclass(annotation, msgspec.Struct) or dataclasses.is_dataclass(annotation):
-        try:
-            fields = msgspec.structs.fields(annotation)  # type: ignore[arg-type]  # NOTE: dataclasses too
-        except TypeError:
-            return None
-        return [(f.encode_name, f.type, f.required) for f in fields], True
+    # PERF: the unknown-key check asks per request; type hints are resolved once per class.
+    try:
+        return _FIELDS_CACHE[annotation]
+    except KeyError:
+        described = _FIELDS_CACHE[annotation] = _describe(annotation)
+        return described
+
+
+def _describe(annotation: type) -> _Described:
+    if issubclass(annotation, msgspec.Struct):
+        fields = msgspec.structs.fields(annotation)
+        return [(f.encode_name, f.type, f.required) for f in fields], _forbids_unknown(annotation)
+    if dataclasses.is_dataclass(annotation):
+        return _dataclass_fields(annotation), _forbids_unknown(annotation)
     if typing.is_typeddict(annotation):
         hints = typing.get_type_hints(annotation)
         required = getattr(annotation, "__required_keys__", frozenset(hints))
-        return [(name, kind, name in required) for name, kind in hints.items()], True
+        entries = [(name, kind, name in required) for name, kind in hints.items()]
+        return entries, _forbids_unknown(annotation)
     return None
+
+
+def _children(kind: Any) -> tuple[Any, ...]:
+    """The types directly inside `kind`: a model's field types, a generic's arguments."""
+    described = _model_fields(kind)
+    if described is not None:
+        return tuple(field_type for _, field_type, _ in described[0])
+    if isinstance(kind, type):
+        return ()
+    return tuple(arg for arg in typing.get_args(kind) if arg is not Ellipsis)
+
+
+def _tree_has(kind: Any, test: Callable[[Any], bool], seen: set[int] | None = None) -> bool:
+    """Tell whether `test` holds for `kind` or any type inside it (recursive types end)."""
+    seen = set() if seen is None else seen
+    if id(kind) in seen:
+        return False
+    seen.add(id(kind))
+    if test(kind):
+        return True
+    return any(_tree_has(child, test, seen) for child in _children(kind))
+
+
+def _has_hidden_fields(kind: Any) -> bool:
+    return (
+        isinstance(kind, type)
+        and dataclasses.is_dataclass(kind)
+        and any(not field.init for field in dataclasses.fields(kind))
+    )
+
+
+def _has_input_model(kind: Any) -> bool:
+    return _model_fields(kind) is not None or is_pydantic_model(kind)
+
+
+class _TypePlan:
+    """What a body type needs beyond msgspec: checks for unknown keys, its own construction."""
+
+    __slots__ = ("builds", "nested")
+
+    def __init__(self, kind: Any) -> None:
+        inner = _children(kind) if _model_fields(kind) is not None else (kind,)
+        # Models anywhere below the top level (msgspec ignores their unknown keys).
+        self.nested = any(_tree_has(child, _has_input_model) for child in inner)
+        # Dataclasses with init=False fields, which msgspec would demand from the client.
+        self.builds = _tree_has(kind, _has_hidden_fields)
+
+
+def _keys_known(value: Any, kind: Any) -> bool:
+    """Tell whether every object in `value` that a model reads has only keys it declares."""
+    if value is None:
+        return True
+    inner, _ = unwrap_optional(kind)
+    described = _model_fields(inner)
+    if described is not None:
+        return _object_keys_known(value, described)
+    origin = typing.get_origin(inner)
+    args = typing.get_args(inner)
+    if isinstance(value, list) and origin in (list, set, frozenset, tuple):
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return all(_keys_known(item, t) for item, t in zip(value, args, strict=False))
+        return not args or all(_keys_known(item, args[0]) for item in value)
+    if isinstance(value, dict) and origin in (dict, typing.Mapping) and len(args) == 2:
+        return all(_keys_known(item, args[1]) for item in value.values())
+    if origin is Union or origin is types.UnionType:
+        # NOTE: which member a value is for is msgspec's call; be strict when one is a model.
+        return not any(_tree_has(arg, _has_input_model) for arg in args)
+    return True
+
+
+def _object_keys_known(value: Any, described: tuple[list[_Field], bool]) -> bool:
+    if not isinstance(value, dict):
+        return True  # the conversion reports the type error
+    fields, forbid = described
+    if forbid and len(value) > len(fields):
+        return False
+    names = {wire: field_type for wire, field_type, _ in fields}
+    for key, item in value.items():
+        field_type = names.get(key, _MISSING)
+        if field_type is _MISSING:
+            if forbid:
+                return False
+        elif not _keys_known(item, field_type):
+            return False
+    return True
+
+
+_BUILDS_CACHE: dict[Any, bool] = {}
+
+
+def _builds(kind: Any) -> bool:
+    try:
+        return _BUILDS_CACHE[kind]
+    except KeyError:
+        found = _BUILDS_CACHE[kind] = _tree_has(kind, _has_hidden_fields)
+        return found
+    except TypeError:  # an unhashable annotation
+        return _tree_has(kind, _has_hidden_fields)
+
+
+def convert(value: Any, kind: Any, *, strict: bool = True) -> Any:
+    """Convert validated data into `kind`, building dataclasses with init=False fields by hand.
+
+    Raises:
+        msgspec.ValidationError, TypeError, ValueError: The data does not fit.
+    """
+    if not _builds(kind):
+        return msgspec.convert(value, kind, strict=strict)
+    inner, optional = unwrap_optional(kind)
+    if value is None and optional:
+        return None
+    described = _model_fields(inner)
+    if described is not None and dataclasses.is_dataclass(inner):
+        if not isinstance(value, dict):
+            raise msgspec.ValidationError("Expected `object`")
+        kwargs = {
+            wire: convert(value[wire], field_type, strict=strict)
+            for wire, field_type, _ in described[0]
+            if wire in value
+        }
+        return typing.cast("Callable[..., Any]", inner)(**kwargs)
+    element = _element_type(inner)
+    if element is not _MISSING and isinstance(value, list):
+        origin = typing.get_origin(inner) or inner
+        return origin(convert(item, element, strict=strict) for item in value)
+    return msgspec.convert(value, kind, strict=strict)
+
+
+def input_fields(annotation: Any) -> list[tuple[str, Any, bool]]:
+    """A dataclass, Struct or TypedDict's input fields: (wire name, type, required); else []."""
+    described = _model_fields(annotation)
+    return described[0] if described is not None else []
 
 
 def collection_fields(annotation: Any) -> frozenset[str]:
@@ -320,11 +549,11 @@ def _code_for(message: str) -> str:
 
 def _leaf(value: Any, kind: Any, location: list[Any], out: list[Issue], strict: bool) -> None:
     try:
-        msgspec.convert(value, kind, strict=strict)
+        convert(value, kind, strict=strict)
     except msgspec.ValidationError as exc:
         message, path = _location_from(str(exc))
         out.append(issue([*location, *path], _code_for(message), message))
-    except (TypeError, RecursionError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         out.append(issue(location, "value_error", str(exc)[:200] or "invalid value"))
 
 
@@ -416,27 +645,31 @@ class BodyModel:
         annotation: The declared type (model, container or scalar).
     """
 
-    __slots__ = ("_decoder", "_plain", "_restore", "_strict_keys", "annotation", "is_pydantic")
+    __slots__ = ("_checked", "_decoder", "_restore", "annotation", "is_pydantic")
 
     def __init__(self, annotation: Any) -> None:
         self.annotation = annotation
         self.is_pydantic = is_pydantic_model(annotation)
         self._restore: type | None = None
-        self._strict_keys: frozenset[str] | None = None
-        self._plain: Any = None
+        self._checked = False
         target = annotation
         if self.is_pydantic:
             self._decoder = None
             return
-        if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-            if not annotation.__struct_config__.forbid_unknown_fields:
+        plan = _TypePlan(annotation)
+        is_struct = isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
+        if is_struct and not plan.nested and not plan.builds:
+            config = annotation.__struct_config__
+            if _forbids_unknown(annotation) and not config.forbid_unknown_fields:
                 # PERF: a subclass that forbids unknown fields lets msgspec reject them while
                 # decoding; the instance gets the declared class back (same layout).
                 target = _strict_struct(annotation)
                 self._restore = annotation if target is not annotation else None
-        elif (described := _model_fields(annotation)) is not None:
-            self._strict_keys = frozenset(wire for wire, _, _ in described[0])
-            self._plain = msgspec.json.Decoder()
+        elif plan.nested or plan.builds or _model_fields(annotation) is not None:
+            # NOTE: msgspec checks unknown keys of the top-level Struct only, and would demand
+            # init=False fields: decode without a type, check every level's keys, convert.
+            self._checked = True
+            target = Any
         self._decoder = msgspec.json.Decoder(target)
 
     def decode(self, body: bytes, max_depth: int, limit: int, work: int) -> Any:
@@ -450,15 +683,21 @@ class BodyModel:
         # PERF: only bodies with more brackets than the depth limit need the depth check.
         if decoder is not None and body.count(b"[") + body.count(b"{") <= max_depth:
             try:
-                if self._strict_keys is None:
+                if not self._checked:
                     value = decoder.decode(body)
                     if self._restore is not None:
                         value.__class__ = self._restore
                     return value
-                raw = self._plain.decode(body)
-                if isinstance(raw, dict) and self._strict_keys.issuperset(raw):
-                    return msgspec.convert(raw, self.annotation)
-            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+                raw = decoder.decode(body)
+                if _keys_known(raw, self.annotation):
+                    return convert(raw, self.annotation)
+            except (
+                msgspec.ValidationError,
+                msgspec.DecodeError,
+                RecursionError,
+                ValueError,
+                TypeError,
+            ):
                 pass
         return self.validate(decode_json(body, max_depth=max_depth), limit, work)
 
@@ -478,8 +717,8 @@ class BodyModel:
         collect_issues(raw, self.annotation, ["body"], out, _Budget(limit, work), strict=strict)
         if not out:
             try:
-                return msgspec.convert(raw, self.annotation, strict=strict)
-            except (msgspec.ValidationError, TypeError, RecursionError) as exc:
+                return convert(raw, self.annotation, strict=strict)
+            except (msgspec.ValidationError, TypeError, ValueError, RecursionError) as exc:
                 out.append(issue(["body"], "value_error", str(exc)[:200] or "invalid value"))
         raise RequestValidationError(cap_issues(out, limit))
 

@@ -4,6 +4,7 @@ No `from __future__ import annotations`: the handlers are local and their annota
 local providers, so they must be evaluated where they are written.
 """
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import pytest
 
 from flasgo import Blueprint, ConfigurationError, Depends, Flasgo, Header, abort
+from tests.asgi import acall, http_scope
 
 
 def test_nested_cached_dependencies_and_sync_providers_off_the_loop() -> None:
@@ -205,3 +207,170 @@ def test_two_bodies_across_dependencies_are_rejected() -> None:
 
     with pytest.raises(ConfigurationError, match="body"):
         app.add_route("/", handler, methods=["POST"])
+
+
+def test_a_cancelled_request_throws_the_cancellation_into_yield_dependencies_at_once() -> None:
+    app = Flasgo()
+    events: list[str] = []
+    started = asyncio.Event()
+
+    def connection() -> Iterator[str]:
+        try:
+            yield "conn"
+        except asyncio.CancelledError:
+            events.append("sync-dependency-saw-cancellation")
+            raise
+        events.append("sync-dependency-committed")
+
+    async def transaction(conn: Annotated[str, Depends(connection)]) -> AsyncIterator[str]:
+        try:
+            yield conn + "+tx"
+        except asyncio.CancelledError:
+            events.append("async-dependency-rolled-back")
+            raise
+        events.append("async-dependency-committed")
+
+    @app.get("/slow")
+    async def slow(tx: Annotated[str, Depends(transaction)]) -> str:
+        started.set()
+        await asyncio.Event().wait()
+        return tx
+
+    async def scenario() -> None:
+        task = asyncio.create_task(acall(app, http_scope("/slow")))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Both exits ran before the cancelled request finished: no waiting, no later sweep.
+        assert events == ["async-dependency-rolled-back", "sync-dependency-saw-cancellation"]
+
+    asyncio.run(scenario())
+
+
+def test_function_scoped_generators_close_before_the_response_is_sent() -> None:
+    app = Flasgo()
+    events: list[str] = []
+
+    async def connection() -> AsyncIterator[str]:
+        events.append("open")
+        yield "conn"
+        events.append("function-exit")
+
+    def audit() -> Iterator[str]:
+        yield "audit"
+        events.append("request-exit")
+
+    @app.get("/")
+    async def index(
+        conn: Annotated[str, Depends(connection, scope="function")],
+        log: Annotated[str, Depends(audit)],
+    ) -> str:
+        events.append("handler")
+        return conn
+
+    @app.after_request
+    def after(response: Any) -> Any:
+        events.append("after-hook")  # runs before the response is sent
+        return response
+
+    assert app.test_client().get("/").text == "conn"
+    assert events == ["open", "handler", "function-exit", "after-hook", "request-exit"]
+
+
+def test_function_scoped_generators_see_the_handlers_error() -> None:
+    app = Flasgo()
+    seen: list[str] = []
+
+    def resource() -> Iterator[int]:
+        try:
+            yield 1
+        except LookupError:
+            seen.append("rolled back")
+            raise
+
+    @app.get("/")
+    def index(value: Annotated[int, Depends(resource, scope="function")]) -> str:
+        raise KeyError("missing")
+
+    assert app.test_client().get("/").status_code == 500
+    assert seen == ["rolled back"]
+
+
+def test_scopes_are_cached_apart_and_checked() -> None:
+    app = Flasgo()
+    calls: list[str] = []
+
+    def token() -> str:
+        calls.append("token")
+        return "t"
+
+    @app.get("/")
+    def index(
+        a: Annotated[str, Depends(token)],
+        b: Annotated[str, Depends(token)],
+        c: Annotated[str, Depends(token, scope="function")],
+    ) -> str:
+        return a + b + c
+
+    assert app.test_client().get("/").text == "ttt"
+    assert calls == ["token", "token"]  # one per (provider, scope)
+
+    def short_lived() -> Iterator[int]:
+        yield 1
+
+    def long_lived(value: Annotated[int, Depends(short_lived, scope="function")]) -> int:
+        return value
+
+    def handler(value: Annotated[int, Depends(long_lived)]) -> int:
+        return value
+
+    with pytest.raises(ConfigurationError, match="depends on function-scoped"):
+        Flasgo().add_route("/", handler)
+    with pytest.raises(ValueError, match="use 'request'"):
+        Depends(token, scope="session")  # type: ignore[arg-type]
+
+
+def test_concurrent_overrides_never_leak_into_each_others_requests() -> None:
+    app = Flasgo()
+
+    def tenant() -> str:
+        return "real"
+
+    @app.get("/")
+    def index(value: Annotated[str, Depends(tenant)]) -> str:
+        return value
+
+    both_inside = threading.Barrier(2)
+    results: dict[str, list[str]] = {}
+
+    def run(name: str) -> None:
+        client = app.test_client()
+        with app.override_dependencies({tenant: lambda: name}):
+            both_inside.wait()
+            results[name] = [client.get("/").text for _ in range(5)]
+            both_inside.wait()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("ann", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {"ann": ["ann"] * 5, "bob": ["bob"] * 5}
+    assert app.test_client().get("/").text == "real"
+
+
+def test_overrides_reach_a_client_running_its_own_loop() -> None:
+    app = Flasgo()
+
+    def tenant() -> str:
+        return "real"
+
+    @app.get("/")
+    def index(value: Annotated[str, Depends(tenant)]) -> str:
+        return value
+
+    with app.test_client() as client:
+        with app.override_dependencies({tenant: lambda: "fake"}):
+            assert client.get("/").text == "fake"
+        assert client.get("/").text == "real"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
@@ -15,6 +15,7 @@ from flasgo import (
     Flasgo,
     Header,
     Request,
+    ResponseValidationError,
     Session,
     TestClient,
     User,
@@ -61,6 +62,27 @@ def test_scalar_coercions_and_defaults() -> None:
         ("query", "u"): "uuid_parsing",
         ("query", "o"): "int_parsing",
     }
+
+
+def test_int_and_bool_literals_are_read_from_query_text() -> None:
+    app = Flasgo()
+
+    @app.get("/pick")
+    def pick(
+        n: Literal[1, 2], flag: Literal[True, False] = False, mode: Literal["a", 3] = "a"
+    ) -> dict[str, Any]:
+        return {"n": n, "flag": flag, "mode": mode}
+
+    client = app.test_client()
+    assert client.get("/pick?n=2&flag=true&mode=3").json() == {"n": 2, "flag": True, "mode": 3}
+    assert client.get("/pick?n=1&flag=Off").json() == {"n": 1, "flag": False, "mode": "a"}
+    bad = client.get("/pick?n=3&flag=maybe&mode=b")
+    assert bad.status_code == 422
+    assert [(e["location"], e["code"]) for e in bad.json()["errors"]] == [
+        (["query", "n"], "literal_error"),
+        (["query", "flag"], "literal_error"),
+        (["query", "mode"], "literal_error"),
+    ]
 
 
 def test_list_parameters_collect_repeated_keys() -> None:
@@ -133,12 +155,22 @@ def test_response_model_projects_and_validates(caplog: pytest.LogCaptureFixture)
     def annotated() -> Public:
         return Public(1, "x")
 
+    seen: list[ResponseValidationError] = []
+
+    @app.errorhandler(ResponseValidationError)
+    def mismatch(exc: ResponseValidationError) -> tuple[str, int]:
+        seen.append(exc)
+        return "contract broken", 500
+
     client = app.test_client()
     response = client.get("/user")
     assert (response.status_code, response.json()) == (201, {"id": 1, "name": "ann"})
     assert client.get("/users").json() == [{"id": 1, "name": "a"}]
-    assert client.get("/broken").status_code == 500
+    broken_response = client.get("/broken")
+    assert (broken_response.status_code, broken_response.text) == (500, "contract broken")
     assert "response-validation-failed" in caplog.text
+    assert seen[0].status_code == 500
+    assert [e["location"] for e in seen[0].errors] == [["response"]]
     plans = {e.name: e.plan for e in app.iter_endpoints()}
     assert plans["user"].response_model is Public
     assert plans["user"].status_code == 201

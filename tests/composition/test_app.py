@@ -193,6 +193,41 @@ def test_conflicting_and_malformed_rules_are_rejected_at_registration(make_app: 
         app.add_route("/m", first, methods="GET")
 
 
+def test_one_view_under_two_rules_answers_both_and_builds_either(make_app: AppFactory) -> None:
+    app = make_app()
+
+    @app.route("/users/", name="users")
+    @app.route("/users/<int:page>", name="users")
+    def users(page: int = 1) -> dict[str, int]:
+        return {"page": page}
+
+    @app.get("/archive")
+    @app.get("/old-archive")
+    def archive() -> str:
+        return "archive"
+
+    client = app.test_client()
+    assert client.get("/users/").json() == {"page": 1}
+    assert client.get("/users/3").json() == {"page": 3}
+    assert [client.get(p).text for p in ("/archive", "/old-archive")] == ["archive", "archive"]
+    assert app.url_for("users") == "/users/"
+    assert app.url_for("users", page=2) == "/users/2"
+    # The decorator nearest the function registers first.
+    assert app.url_for("archive") == "/old-archive"
+    other = make_app()
+
+    @other.get("/a", name="home")
+    def first() -> str:
+        return "a"
+
+    def second() -> str:
+        return "b"
+
+    # Two different views still cannot share a name.
+    with pytest.raises(RoutingError, match="'home' is already used by rule '/a'"):
+        other.add_route("/b", second, name="home")
+
+
 def test_handler_must_accept_its_path_parameters(make_app: AppFactory) -> None:
     app = make_app()
     with pytest.raises(ConfigurationError, match="does not accept the path parameter"):
@@ -335,6 +370,93 @@ def test_unencodable_return_is_a_clean_500_without_detail(
         assert "Traceback" not in response.text
         assert "object" not in response.text
     assert any("unhandled-exception" in r.getMessage() for r in caplog.records)
+
+
+@dataclasses.dataclass
+class Account:
+    name: str
+    _password_hash: str = "pbkdf2$secret"
+
+
+class Profile(msgspec.Struct, rename="camel"):
+    display_name: str
+    owner: Account
+    _token: str = "t0ken"
+
+
+def test_private_fields_never_reach_the_client_at_any_level(make_app: AppFactory) -> None:
+    app = make_app()
+
+    @app.get("/account")
+    def account() -> Account:
+        return Account("ann")
+
+    @app.get("/profiles")
+    def profiles() -> dict[str, object]:
+        return {"items": [Profile("Ann", Account("ann"))], "_links": {"self": "/profiles"}}
+
+    @app.get("/struct")
+    def struct() -> Profile:
+        return Profile("Ann", Account("ann"))
+
+    client = app.test_client()
+    assert client.get("/account").json() == {"name": "ann"}
+    # NOTE: a dict key is the handler's own choice and is kept; model fields are declared data.
+    assert client.get("/profiles").json() == {
+        "items": [{"displayName": "Ann", "owner": {"name": "ann"}}],
+        "_links": {"self": "/profiles"},
+    }
+    struct_response = client.get("/struct")
+    assert struct_response.json() == {"displayName": "Ann", "owner": {"name": "ann"}}
+    assert b"secret" not in struct_response.body
+    assert b"t0ken" not in struct_response.body
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused_not_written_as_null(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture, value: float
+) -> None:
+    app = make_app()
+
+    @app.get("/plain")
+    def plain() -> dict[str, object]:
+        return {"score": value, "note": None}
+
+    @app.get("/explicit")
+    def explicit() -> Response:
+        return Response.json([1.5, {"nested": [value]}])
+
+    client = app.test_client()
+    for path in ("/plain", "/explicit"):
+        response = client.get(path)
+        assert response.status_code == 500
+        assert "null" not in response.text
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError, ValueError]
+    with pytest.raises(ValueError, match="NaN and Infinity are not JSON"):
+        jsonify(value)
+    # A None, and text that merely looks like a float's bytes, still encode.
+    encoded = Response.json([None, "\xcb\x7f\xf0", 1e308]).body
+    assert encoded == b'[null,"\xc3\x8b\x7f\xc3\xb0",1e308]'
+
+
+def test_a_content_length_set_by_the_handler_is_replaced_not_repeated(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+
+    @app.get("/stale")
+    def stale() -> Response:
+        return Response("four", headers={"Content-Length": "99"})
+
+    @app.get("/tuple")
+    def as_tuple() -> tuple[str, int, dict[str, str]]:
+        return "abc", 200, {"content-length": "3"}
+
+    stale_result = call(app, http_scope("/stale"))
+    assert [v for k, v in stale_result.headers if k == "content-length"] == ["4"]
+    assert stale_result.body == b"four"
+    tuple_result = call(app, http_scope("/tuple"))
+    assert [v for k, v in tuple_result.headers if k == "content-length"] == ["3"]
 
 
 def test_debug_500_shows_the_traceback(make_app: AppFactory) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -459,3 +460,34 @@ def test_reading_the_raw_body_after_a_multipart_form_is_a_clean_400() -> None:
     response = app.test_client().post("/both", data={"a": "1"}, files={"f": ("x.txt", b"x")})
     assert response.status_code == 400
     assert "already read as a form" in response.text
+
+
+@dataclasses.dataclass
+class Post:
+    title: str
+    attachments: list[UploadedFile] | None = None
+    cover: UploadedFile | None = None
+
+
+def test_a_form_model_receives_its_optional_upload_fields(make_app: AppFactory) -> None:
+    app = make_app(CSRF_ENABLED=False)
+
+    @app.post("/posts")
+    def create(post: Annotated[Post, Form()]) -> dict[str, Any]:
+        names = None if post.attachments is None else [f.filename for f in post.attachments]
+        return {"attachments": names, "cover": post.cover.filename if post.cover else None}
+
+    client = app.test_client()
+    body = (
+        field("title", b"t")
+        + upload("attachments", "a.txt", b"1")
+        + upload("attachments", "b.txt", b"2")
+        + upload("cover", "c.png", b"3")
+        + END
+    )
+    assert client.post("/posts", body=body, headers=CT).json() == {
+        "attachments": ["a.txt", "b.txt"],
+        "cover": "c.png",
+    }
+    without = client.post("/posts", body=field("title", b"t") + END, headers=CT)
+    assert without.json() == {"attachments": None, "cover": None}

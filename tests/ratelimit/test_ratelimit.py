@@ -23,6 +23,8 @@ from flasgo import (
     RedisRateLimiter,
     Request,
     TestClient,
+    User,
+    bearer_token_backend,
     rate_limit,
 )
 from flasgo.ratelimit import Quota, rules_of
@@ -648,3 +650,57 @@ def test_a_redis_outage_fails_open(security_events: list[str]) -> None:
             assert security_events == ["shared-storage-unavailable"] * 3
     finally:
         server.stop()
+
+
+def test_requests_that_fail_authentication_are_counted(security_events: list[str]) -> None:
+    app = Flasgo(rate_limiter=RateLimiter(clock=Clock()))
+    app.register_auth_backend(
+        "token",
+        bearer_token_backend(
+            lambda token: User(id="ann", is_authenticated=True) if token == "good" else None
+        ),
+    )
+
+    @app.get("/account")
+    @app.authorize(backend="token")
+    @app.ratelimit(2, per=60)
+    def account() -> str:
+        return "account"
+
+    client = app.test_client()
+    bad = {"Authorization": "Bearer guess"}
+    assert [client.get("/account", headers=bad).status_code for _ in range(2)] == [401, 401]
+    # SECURITY: the third guess is refused by the limit: credentials cannot be tried forever.
+    refused = client.get("/account", headers=bad)
+    assert (refused.status_code, refused.json()) == (429, DENIED)
+    assert client.get("/account", headers={"Authorization": "Bearer good"}).status_code == 429
+    assert security_events == [
+        "permission-denied",
+        "permission-denied",
+        "rate-limit-exceeded",
+        "rate-limit-exceeded",
+    ]
+
+
+def test_a_key_function_rule_counts_after_authentication_and_sees_the_user() -> None:
+    app = Flasgo(rate_limiter=RateLimiter(clock=Clock()))
+    app.register_auth_backend(
+        "token", bearer_token_backend(lambda token: User(id=token, is_authenticated=True))
+    )
+
+    @app.get("/me")
+    @app.authorize(backend="token")
+    @app.ratelimit(1, per=60, key_func=lambda request: request.user.id)
+    @app.ratelimit(5, per=60)
+    def me() -> str:
+        return "me"
+
+    client = app.test_client()
+    assert client.get("/me", headers={"Authorization": "Bearer ann"}).status_code == 200
+    second = client.get("/me", headers={"Authorization": "Bearer ann"})
+    assert second.status_code == 429
+    bob = client.get("/me", headers={"Authorization": "Bearer bob"})
+    assert bob.status_code == 200
+    # The tightest rule of both phases is reported: the per-user one, used up.
+    assert rate_headers(bob)["remaining"] == "0"
+    assert rate_headers(bob)["limit"] == "1"

@@ -125,7 +125,9 @@ def test_no_token_is_a_401_with_a_bearer_challenge(
         pytest.param(claims(iss=None), id="no-iss"),
         pytest.param(claims(nbf=int(time.time()) + 600), id="not-yet-valid"),
         pytest.param(claims(scope='admin "quoted"'), id="bad-scope-token"),
-        pytest.param(claims(scope=["admin"]), id="scope-not-a-string"),
+        pytest.param(claims(scope=["admin", 1]), id="scope-list-with-a-number"),
+        pytest.param(claims(scope=["admin root"]), id="scope-list-with-a-space"),
+        pytest.param(claims(scope={"admin": True}), id="scope-an-object"),
     ],
 )
 def test_invalid_claims_are_401(
@@ -239,3 +241,47 @@ def test_encode_jwt_validates_its_input(options: dict[str, Any], message: str) -
 def test_a_negative_leeway_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="leeway"):
         jwt_backend(SECRET, issuer=ISSUER, audience=AUDIENCE, leeway=-1)
+
+
+def test_scopes_as_a_json_list_are_accepted(jwt_app: AppBuilder) -> None:
+    app = jwt_app()
+    listed = raw_token(claims(scope=["read", "admin"]))
+    assert get(app, listed).json()["scopes"] == ["admin", "read"]
+    assert get(app, listed, "/admin").text == "admin"
+
+
+PEM_PUBLIC_KEY = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+    "-----END PUBLIC KEY-----\n"
+)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param(PEM_PUBLIC_KEY, id="pem"),
+        pytest.param(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm/RAlphM3+hUG6wWfcO5bIUIaqMLa2ywxcOK1wMWbh",
+            id="ssh",
+        ),
+        pytest.param(
+            '{"kty":"OKP","crv":"Ed25519","x":"Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE"}',
+            id="jwk",
+        ),
+        pytest.param('{"keys":[{"kty":"oct","k":"' + "a" * 40 + '"}]}', id="jwk-set"),
+    ],
+)
+def test_a_key_is_refused_as_an_hmac_secret(secret: str) -> None:
+    with pytest.raises(ConfigurationError, match="looks like a public or private key"):
+        jwt_backend(secret, issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(ConfigurationError, match="looks like a public or private key"):
+        encode_jwt("alice", secret, issuer=ISSUER, audience=AUDIENCE)
+
+
+@pytest.mark.parametrize("claim", ["sub", "exp", "iss", "aud", "iat", "nbf", "jti", ""])
+def test_a_registered_claim_is_refused_as_the_scope_claim(claim: str) -> None:
+    with pytest.raises(ConfigurationError, match="scope_claim"):
+        jwt_backend(SECRET, issuer=ISSUER, audience=AUDIENCE, scope_claim=claim)
+    with pytest.raises(ConfigurationError, match="scope_claim"):
+        encode_jwt("alice", SECRET, issuer=ISSUER, audience=AUDIENCE, scope_claim=claim)

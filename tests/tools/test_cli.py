@@ -443,3 +443,19 @@ def test_python_dash_m_flasgo(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert completed.stderr.startswith("Error: Could not find")
     assert "Traceback" not in completed.stderr
+
+
+def test_load_app_returns_the_app_a_target_names(app_file: Path) -> None:
+    from flasgo.cli import load_app
+    from flasgo.discovery import AppNotFoundError
+
+    app = load_app(str(app_file))
+    assert {route.rule for route in app.url_map} >= {"/", "/items/<int:item_id>"}
+    with pytest.raises(AppNotFoundError):
+        load_app(str(app_file.parent / "missing.py"))
+
+
+def test_build_set_cookie_is_importable_from_flasgo_security() -> None:
+    from flasgo.security import build_set_cookie
+
+    assert build_set_cookie("id", "1") == "id=1; Path=/; Secure; HttpOnly; SameSite=Lax"

@@ -190,7 +190,8 @@ class Router(Generic[T]):
         self._root = _Node()
         self._static: dict[str, RuleEntry[T]] = {}
         self._entries: list[RuleEntry[T]] = []
-        self._by_name: dict[str, RuleEntry[T]] = {}
+        # NOTE: one name may own several rules (one view under two routes, as in Flask).
+        self._by_name: dict[str, list[RuleEntry[T]]] = {}
         # PERF/SECURITY: paths are split at most this many times; anything deeper than the
         # deepest rule stays in one last part, so 10,000 segments cost one slice, not a list.
         self._max_split = 1
@@ -252,7 +253,15 @@ class Router(Generic[T]):
 
     # --- registration -------------------------------------------------------------------
 
-    def add(self, rule: str, methods: Collection[str], target: T, *, name: str) -> None:
+    def add(
+        self,
+        rule: str,
+        methods: Collection[str],
+        target: T,
+        *,
+        name: str,
+        shared_name: bool = False,
+    ) -> None:
         """Register ``target`` for ``methods`` on ``rule`` under the endpoint ``name``.
 
         Adding the same rule again with other methods merges into one entry.
@@ -262,6 +271,8 @@ class Router(Generic[T]):
             methods: HTTP method names (a list or set, not a str).
             target: The payload ``match`` hands back, e.g. a compiled endpoint.
             name: The endpoint name used by ``build``.
+            shared_name: Let ``name`` own this rule besides the ones it has (the same view
+                under several rules); ``build`` picks the rule the values fit.
 
         Raises:
             TypeError: ``methods`` is a str or ``rule`` is not a str.
@@ -272,10 +283,10 @@ class Router(Generic[T]):
         if not name:
             raise RoutingError("an endpoint name must be a non-empty str")
         parsed = parse_rule(rule)
-        owner = self._by_name.get(name)
-        if owner is not None and owner.rule != rule:
+        owners = self._by_name.get(name, [])
+        if owners and not shared_name and all(owner.rule != rule for owner in owners):
             raise RoutingError(
-                f"endpoint name {name!r} is already used by rule {owner.rule!r}; "
+                f"endpoint name {name!r} is already used by rule {owners[0].rule!r}; "
                 f"choose another name for {rule!r}"
             )
         entry, slot = self._locate(parsed)
@@ -314,7 +325,9 @@ class Router(Generic[T]):
             if parsed.is_static:
                 self._static[parsed.rule] = entry
             self._max_split = max(self._max_split, len(parsed.segments) + 1)
-        self._by_name[name] = entry
+        owners = self._by_name.setdefault(name, [])
+        if entry not in owners:
+            owners.append(entry)
         for method in methods:
             entry.targets[method] = target
             entry.names[method] = name
@@ -464,6 +477,10 @@ class Router(Generic[T]):
         params = dict(zip(found.param_names, values))  # noqa: B905 - equal lengths by design
         return found, params  # type: ignore[return-value]  # T is erased in the trie
 
+    def targets_named(self, name: str) -> list[T]:
+        """Every target registered under the endpoint ``name``."""
+        return [t for entry in self._by_name.get(name, []) for t in entry.targets.values()]
+
     # --- building -----------------------------------------------------------------------
 
     def build(self, name: str, values: Mapping[str, object] | None = None) -> str:
@@ -481,11 +498,17 @@ class Router(Generic[T]):
             BuildError: The name is unknown, a value is missing, or a value cannot be
                 rendered so that the URL matches the rule again.
         """
-        entry = self._by_name.get(name)
-        if entry is None:
+        owners = self._by_name.get(name)
+        if not owners:
             known = ", ".join(sorted(self._by_name)) or "none registered"
             raise BuildError(f"no endpoint named {name!r}; known endpoints: {known}")
         given = dict(values) if values else {}
+        entry = owners[0]
+        if len(owners) > 1:
+            # As Werkzeug: the rule using the most of the given values, first registered first.
+            fits = [e for e in owners if all(p in given for p in e.param_names)]
+            if fits:
+                entry = max(fits, key=lambda e: len(e.param_names))
         missing = [p for p in entry.param_names if p not in given]
         if missing:
             raise BuildError(

@@ -4,12 +4,13 @@
 backend. `jwt_backend` and `encode_jwt` use PyJWT (the ``jwt`` extra, imported on first use)
 with HMAC keys of at least 32 bytes: ``alg: none`` and any algorithm outside the configured
 HMAC list are refused (no algorithm confusion with public keys), and ``aud``, ``exp``, ``iat``,
-``iss`` and ``sub`` are required. Scopes travel as one space-separated string of RFC 6749
-scope tokens.
+``iss`` and ``sub`` are required. Secrets that are PEM, SSH or JWK keys are refused. Scopes
+travel as one space-separated string of RFC 6749 scope tokens (a JSON list is accepted too).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -116,7 +117,43 @@ def _key(secret: str | bytes, minimum: int = MIN_SECRET_BYTES) -> bytes:
             "(RFC 7518 §3.2); generate one with "
             "python -c 'import secrets; print(secrets.token_urlsafe(64))'."
         )
+    if _is_public_key(key):
+        # SECURITY: algorithm confusion: a public key used as an HMAC secret lets anyone who
+        # has the (public) key sign tokens.
+        raise ConfigurationError(
+            "The JWT secret looks like a public or private key (PEM, SSH or JWK), not a shared "
+            "HMAC secret; Flasgo's JWTs are HMAC only. Use a random secret, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+        )
     return key
+
+
+_SSH_PREFIXES: Final = (b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-")
+
+
+def _is_public_key(key: bytes) -> bool:
+    text = key.strip()
+    if b"-----BEGIN " in text or text.startswith(_SSH_PREFIXES):
+        return True
+    if text.startswith(b"{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(document, dict) and ("kty" in document or "keys" in document)
+    return False
+
+
+# RFC 7519 §4.1: registered claims have their own meaning; none of them can carry scopes.
+_REGISTERED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
+
+
+def _check_scope_claim(scope_claim: str) -> None:
+    if not _is_text(scope_claim) or scope_claim in _REGISTERED_CLAIMS:
+        raise ConfigurationError(
+            f"scope_claim {scope_claim!r} must be a non-empty claim name other than the "
+            f"registered ones ({', '.join(sorted(_REGISTERED_CLAIMS))}); 'scope' is usual."
+        )
 
 
 def _algorithms(algorithms: Iterable[str]) -> list[str]:
@@ -171,11 +208,13 @@ def encode_jwt(
         additional_claims: Other claims; they cannot replace the ones above.
 
     Raises:
-        ConfigurationError: The secret is too short.
+        ConfigurationError: The secret is too short or a key, or `scope_claim` is a
+            registered claim.
         ValueError: An empty subject, a non-positive lifetime, a bad scope or a claim clash.
     """
     jwt = _pyjwt()
     key = _key(secret)
+    _check_scope_claim(scope_claim)
     if not _is_text(subject):
         raise ValueError("The JWT subject must be a non-empty string.")
     if not _is_count(expires_in) or expires_in <= 0:
@@ -215,12 +254,14 @@ def jwt_backend(
     (401 with ``WWW-Authenticate: Bearer``).
 
     Raises:
-        ConfigurationError: The secret is shorter than 32 bytes, or an algorithm is not HMAC.
+        ConfigurationError: The secret is shorter than 32 bytes or is a PEM/SSH/JWK key, an
+            algorithm is not HMAC, or `scope_claim` is a registered claim (``sub``, ``exp``...).
         ImportError: PyJWT is not installed (``pip install 'flasgo[jwt]'``).
     """
     jwt = _pyjwt()
     allowed = _algorithms(algorithms)
     key = _key(secret, max(_HMAC_ALGORITHMS[name] for name in allowed))
+    _check_scope_claim(scope_claim)
     if not _is_count(leeway) or leeway < 0:
         raise ConfigurationError("JWT leeway must be a non-negative number of seconds.")
     options = {"require": list(_REQUIRED_CLAIMS)}
@@ -253,10 +294,20 @@ def _user(claims: dict[str, Any], scope_claim: str) -> User | None:
     if not isinstance(subject, str) or not subject:
         return None
     raw = claims.get(scope_claim, "")
-    if not isinstance(raw, str):
+    # RFC 8693 §4.2 / RFC 9068: a space-separated string; many issuers send a JSON list.
+    scopes: list[object]
+    if isinstance(raw, str):
+        scopes = list(raw.split())
+    elif isinstance(raw, list):
+        scopes = raw
+    else:
         return None
-    scopes = raw.split()
     # SECURITY: a token with malformed scopes is not trusted at all.
-    if not all(is_scope_token(scope) for scope in scopes):
+    if not all(isinstance(scope, str) and is_scope_token(scope) for scope in scopes):
         return None
-    return User(id=subject, is_authenticated=True, scopes=frozenset(scopes), data=claims)
+    return User(
+        id=subject,
+        is_authenticated=True,
+        scopes=frozenset(str(scope) for scope in scopes),
+        data=claims,
+    )

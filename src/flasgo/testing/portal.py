@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -31,6 +32,20 @@ async def run_with_timeout(coro: Coroutine[Any, Any, T], seconds: float, what: s
             message = f"{what} did not finish within {seconds:g} s (the TestClient's timeout)"
             raise TimeoutError(message) from exc
         raise
+
+
+def _in_context(coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+    """`coro` to run as a task in a copy of the caller's context (ContextVars carry over).
+
+    NOTE: a request made inside ``with app.override_dependencies(...)`` must see the
+    overrides, as it does when the client runs the app on the caller's own thread.
+    """
+    context = contextvars.copy_context()
+
+    async def run() -> T:
+        return await asyncio.get_running_loop().create_task(coro, context=context)
+
+    return run()
 
 
 class Portal:
@@ -83,12 +98,12 @@ class Portal:
         if self.is_current_thread():
             coro.close()
             raise RuntimeError("a synchronous TestClient call cannot run on the client's own loop")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future = asyncio.run_coroutine_threadsafe(_in_context(coro), self.loop)
         return future.result()
 
     async def acall(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the portal loop and await its result from another loop."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future = asyncio.run_coroutine_threadsafe(_in_context(coro), self.loop)
         return await asyncio.wrap_future(future)
 
     def _main(self) -> None:

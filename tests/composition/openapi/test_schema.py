@@ -790,7 +790,7 @@ def test_the_document_is_the_same_on_every_build() -> None:
     assert openapi_spec(app) == openapi_spec(app)
 
 
-def test_app_openapi_is_cached_once_the_app_serves() -> None:
+def test_app_openapi_is_cached_while_the_routes_stay_the_same() -> None:
     app = Flasgo()
 
     @app.get("/")
@@ -798,7 +798,7 @@ def test_app_openapi_is_cached_once_the_app_serves() -> None:
         return ""
 
     before = app.openapi()
-    assert app.openapi() is not before  # routes may still change
+    assert app.openapi() is before  # nothing changed: the cached document
     assert before == openapi_spec(app)
     with app.test_client() as client:
         assert client.get("/").status_code == 200
@@ -1056,3 +1056,37 @@ def test_any_return_and_body_annotation_gives_a_valid_document(returns: Any, bod
     app.add_route("/things", handler, methods=["POST"], name="things")
     set_plan(app, "things", body=BodyInfo(body, "application/json", True))
     assert_valid_openapi(openapi_spec(app))
+
+
+def test_openapi_spec_is_cached_until_routes_or_auth_change() -> None:
+    app = Flasgo()
+
+    @app.get("/a")
+    def a() -> str:
+        return "a"
+
+    first = app.openapi_spec()
+    assert app.openapi_spec() is first
+    assert app.openapi() is first
+
+    @app.get("/b")
+    def b() -> str:
+        return "b"
+
+    second = app.openapi_spec()
+    assert second is not first
+    assert set(second["paths"]) == {"/a", "/b"}
+    app.register_auth_backend(
+        "key",
+        lambda request: None,
+        openapi_scheme={"type": "apiKey", "in": "header", "name": "X-Key"},
+    )
+    third = app.openapi_spec()
+    assert third is not second
+    assert "key" in third["components"]["securitySchemes"]
+    # An authorize applied after the route registered still reaches the document.
+    app.authorize(backend="key")(b)
+    fourth = app.openapi_spec()
+    assert fourth is not third
+    assert fourth["paths"]["/b"]["get"]["security"] == [{"key": []}]
+    assert "security" not in fourth["paths"]["/a"]["get"]
