@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,6 +25,7 @@ from flasgo.exceptions import ConfigurationError, NotFound, SetupFrozenError
 from flasgo.handlers import compile_handler
 from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
+from flasgo.pages import PageSupport, add_static_route, find_root_path
 from flasgo.ratelimit import RateLimitBackend
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from flasgo.security.hosts import HostValidator
     from flasgo.security.outbound import SafeHTTPClient
     from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
+    from flasgo.templating import JinjaTemplates
     from flasgo.testing import TestClient
     from flasgo.user import User
 
@@ -63,14 +66,22 @@ class RouteInfo:
     websocket: bool
 
 
-class Flasgo(Scaffold):
+class Flasgo(PageSupport, Scaffold):
     """The application: an ASGI 3 callable with Flask-style registration.
 
     Args:
+        import_name: The app module's name, as in Flask (``Flasgo(__name__)``): its folder
+            holds ``templates/`` and ``static/``. A `Settings` or a mapping here is read as
+            `settings` (the older spelling).
         settings: A `Settings`, a mapping of setting keys, a dotted module path whose
             UPPERCASE attributes are settings, or an object with UPPERCASE attributes.
             ``FLASGO_*`` environment variables fill keys the source does not set.
-        name: A name for logs and the CLI; defaults to ``"flasgo"``.
+        name: A name for logs and the CLI; the import name, else ``"flasgo"``.
+        template_folder: The app's template folder, relative to its root folder.
+        static_folder: The folder served at `static_url_path` when it exists (relative to
+            the root folder; only with an import name); None serves none.
+        static_url_path: Where static files are served; ``/<static_folder name>`` by default.
+        templates: A ready `JinjaTemplates` to use instead of building one.
         session_backend: Where sessions live; signed cookies by default, server-side in
             Redis when ``REDIS_URL`` is set (see `flasgo.sessions`).
         rate_limiter: Where ``@app.ratelimit`` counters live; in memory by default, in Redis
@@ -81,14 +92,27 @@ class Flasgo(Scaffold):
 
     def __init__(
         self,
-        settings: Settings | Mapping[str, Any] | str | object | None = None,
+        import_name: str | Settings | Mapping[str, Any] | object | None = None,
         *,
-        name: str = "flasgo",
+        settings: Settings | Mapping[str, Any] | str | object | None = None,
+        name: str | None = None,
+        template_folder: str | None = "templates",
+        static_folder: str | None = "static",
+        static_url_path: str | None = None,
+        templates: JinjaTemplates | None = None,
         session_backend: SessionBackend | None = None,
         rate_limiter: RateLimitBackend | None = None,
         security_throttle: SecurityFailureThrottle | None = None,
     ) -> None:
-        super().__init__(name)
+        if import_name is not None and not isinstance(import_name, str):
+            # NOTE: a Settings or mapping positional (the older spelling) is the settings.
+            if settings is not None:
+                raise TypeError("Pass the settings once: positionally or as settings=.")
+            import_name, settings = None, import_name
+        super().__init__(name or (import_name if import_name else "flasgo"))
+        self.import_name = import_name
+        self.root_path = find_root_path(import_name)
+        self._init_pages(template_folder, templates)
         self._session_backend = session_backend
         self.rate_limiter = rate_limiter
         self._throttle = security_throttle
@@ -126,6 +150,10 @@ class Flasgo(Scaffold):
         self._http: ASGIApp = self._serve_first
         self._sockets: SocketDispatcher | None = None
         self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), _no_handler, {})
+        if static_folder is not None and import_name is not None:
+            folder = self.root_path / static_folder
+            if folder.is_dir():
+                add_static_route(self, folder, static_url_path, 0, "static")
 
     # -- registration --------------------------------------------------------------------------
 
@@ -194,6 +222,10 @@ class Flasgo(Scaffold):
             parent_scopes=(self,),
         ):
             self._claim_blueprint_name(mounted.name)
+            owner = mounted.scopes[-1]
+            folder = getattr(owner, "template_folder", None)
+            if folder is not None:
+                self._add_template_folder(getattr(owner, "root_path", Path.cwd()) / folder)
             for record in mounted.records:
                 self._register(
                     record,

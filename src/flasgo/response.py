@@ -2,7 +2,9 @@
 
 A handler may return a `Response`, `str`, `bytes`, `dict`/`list`, a dataclass, msgspec Struct or
 pydantic model, `None`, or a tuple `(body, status)`, `(body, headers)` or
-`(body, status, headers)`; `to_response` turns any of them into a `Response`.
+`(body, status, headers)`; `to_response` turns any of them into a `Response`. A `str` is
+``text/plain``, except a `str` subclass that declares itself HTML with ``__html__`` (a rendered
+template page, ``markupsafe.Markup``), which is ``text/html``.
 """
 
 from __future__ import annotations
@@ -425,7 +427,9 @@ def _coerce_body(value: Any) -> Response:
     if isinstance(value, Response):
         return value
     if isinstance(value, str):
-        return Response(value.encode("utf-8", "replace"), 200, None, TEXT)
+        # A str that declares itself HTML (a rendered template, markupsafe.Markup) is a page.
+        kind = HTML if type(value) is not str and hasattr(value, "__html__") else TEXT
+        return Response(value.encode("utf-8", "replace"), 200, None, kind)
     if isinstance(value, dict | list):
         return Response(encode_json(value), 200, None, JSON)
     if value is None:
