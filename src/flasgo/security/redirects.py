@@ -125,6 +125,6 @@ def redirect_to_next(
         target, allowed_hosts=allowed_hosts, request=request
     ):
         return redirect(target, code)
-    if target is not None or len(values) > 1:
+    if target or len(values) > 1:
         log_security_event("unsafe-redirect-refused", request, param=param)
     return redirect(default, code)
