@@ -44,6 +44,7 @@ PUBLIC_API = [
     "Blueprint",
     "Body",
     "BuildError",
+    "CORSConfig",
     "ConfigurationError",
     "Converter",
     "Cookie",

@@ -9,6 +9,7 @@ from flasgo.app import Flasgo, RouteInfo, current_app
 from flasgo.background import BackgroundTasks
 from flasgo.blueprints import Blueprint
 from flasgo.context import current_user, g, request, session
+from flasgo.cors import CORSConfig
 from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import (
     BadRequest,
@@ -119,6 +120,7 @@ __all__ = [
     "Blueprint",
     "Body",
     "BuildError",
+    "CORSConfig",
     "ConfigurationError",
     "Converter",
     "Cookie",

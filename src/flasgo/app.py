@@ -42,6 +42,7 @@ from flasgo.sockets import SocketDispatcher, compile_websocket_handler
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
+    from flasgo.cors import CORSConfig
     from flasgo.pipeline import Pipeline
     from flasgo.security.auth import AuthBackend
     from flasgo.security.hosts import HostValidator
@@ -82,6 +83,8 @@ class Flasgo(PageSupport, Scaffold):
             the root folder; only with an import name); None serves none.
         static_url_path: Where static files are served; ``/<static_folder name>`` by default.
         templates: A ready `JinjaTemplates` to use instead of building one.
+        cors: The app-wide `CORSConfig` (blueprints and routes may override it with their
+            own or ``cors=False``); none by default.
         session_backend: Where sessions live; signed cookies by default, server-side in
             Redis when ``REDIS_URL`` is set (see `flasgo.sessions`).
         rate_limiter: Where ``@app.ratelimit`` counters live; in memory by default, in Redis
@@ -100,6 +103,7 @@ class Flasgo(PageSupport, Scaffold):
         static_folder: str | None = "static",
         static_url_path: str | None = None,
         templates: JinjaTemplates | None = None,
+        cors: CORSConfig | None = None,
         session_backend: SessionBackend | None = None,
         rate_limiter: RateLimitBackend | None = None,
         security_throttle: SecurityFailureThrottle | None = None,
@@ -113,6 +117,7 @@ class Flasgo(PageSupport, Scaffold):
         self.import_name = import_name
         self.root_path = find_root_path(import_name)
         self._init_pages(template_folder, templates)
+        self.cors = cors
         self._session_backend = session_backend
         self.rate_limiter = rate_limiter
         self._throttle = security_throttle

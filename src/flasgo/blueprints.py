@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from flasgo.exceptions import ConfigurationError
 from flasgo.pages import add_static_route, find_root_path
@@ -13,6 +13,7 @@ from flasgo.ratelimit import RateLimitRule
 from flasgo.scaffold import RouteRecord, Scaffold
 
 if TYPE_CHECKING:
+    from flasgo.cors import CORSConfig
     from flasgo.security.auth import PermissionLike
 
 __all__ = ["Blueprint", "Mounted"]
@@ -42,6 +43,8 @@ class Blueprint(Scaffold):
         static_folder: A folder served under the blueprint's prefix at `static_url_path`
             (endpoint ``<blueprint>.static``).
         static_url_path: Where its static files are served; ``/<static_folder name>``.
+        cors: A `CORSConfig` for its routes (and nested ones), or False for none; the app's
+            by default.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Blueprint(Scaffold):
         template_folder: str | None = None,
         static_folder: str | None = None,
         static_url_path: str | None = None,
+        cors: CORSConfig | Literal[False] | None = None,
     ) -> None:
         if not name or "." in name:
             raise ConfigurationError(
@@ -72,6 +76,7 @@ class Blueprint(Scaffold):
         self.template_folder = template_folder
         self.static_folder = static_folder
         self.static_url_path = static_url_path
+        self.cors = cors
         self.url_prefix = url_prefix
         self.dependencies = tuple(dependencies)
         self.permissions: tuple[PermissionLike, ...] = tuple(permissions)

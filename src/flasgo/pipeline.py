@@ -23,6 +23,7 @@ import msgspec
 
 from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import RequestBinding, request_binding
+from flasgo.cors import CORSPolicy
 from flasgo.dependencies import finish_request
 from flasgo.errors import ErrorHandlers, ErrorRenderer, error_log
 from flasgo.exceptions import (
@@ -81,6 +82,7 @@ class Target:
         csrf: Unsafe methods must pass the CSRF check.
         plain: No after hooks and no rate-limit headers: a str/dict/list result may be
             encoded straight into the response messages.
+        cors: The route's CORS policy (its preflight step is the first step), or None.
     """
 
     endpoint: Endpoint
@@ -90,6 +92,7 @@ class Target:
     errors: ErrorHandlers
     csrf: bool
     plain: bool
+    cors: CORSPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,7 @@ class Pipeline:
             entry, params = match
             found = entry.targets.get(method)
             if found is None:
-                found, preset = self._other_method(entry, method)
+                found, preset = self._other_method(entry, method, scope)
             target = found
         request = Request(scope, receive, self._app, params, target.endpoint.name or None, entry)
         binding = RequestBinding(request)
@@ -292,13 +295,19 @@ class Pipeline:
     # -- routing -------------------------------------------------------------------------------
 
     def _other_method(
-        self, entry: RuleEntry[Target], method: str
+        self, entry: RuleEntry[Target], method: str, scope: dict[str, Any]
     ) -> tuple[Target, Response | HTTPException | None]:
         """The path matched but `method` has no handler: automatic HEAD/OPTIONS, or 405."""
         if method == "HEAD" and "GET" in entry.targets:
             return entry.targets["GET"], None
         if method == "OPTIONS":
-            return self._fallback, Response(b"", 204, {"allow": entry.allow})
+            allow = Response(b"", 204, {"allow": entry.allow})
+            # A CORS preflight goes to a route target with CORS: its first step answers it.
+            if any(name == b"access-control-request-method" for name, _ in scope["headers"]):
+                for target in entry.targets.values():
+                    if target.cors is not None:
+                        return target, allow
+            return self._fallback, allow
         return self._fallback, MethodNotAllowed(
             f"Method Not Allowed. Use one of: {entry.allow}.", {"allow": entry.allow}
         )
