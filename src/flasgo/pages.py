@@ -92,7 +92,7 @@ class PageSupport:
         self,
         directory: str | Path,
         *,
-        url_path: str | None = None,
+        url_path: str = "/static",
         max_age: int = 0,
         endpoint: str = "static",
     ) -> None:
@@ -100,7 +100,7 @@ class PageSupport:
 
         Args:
             directory: The folder (relative ones from the app's root folder).
-            url_path: The URL prefix; ``/<folder name>`` by default.
+            url_path: The URL prefix.
             max_age: Seconds browsers may keep ordinary files without asking again (0:
                 revalidate each time, a 304 when unchanged); hashed names get a year.
             endpoint: The endpoint name.
