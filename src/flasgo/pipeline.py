@@ -14,6 +14,7 @@ into responses (`flasgo.errors`); every refusal (Host, limits, CSRF, 401/403) le
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import chain
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from flasgo.compression import Compressor
 from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import RequestBinding, request_binding
 from flasgo.cors import CORSPolicy
@@ -37,7 +39,14 @@ from flasgo.exceptions import (
 from flasgo.jsonenc import encode_json
 from flasgo.ratelimit import stamp
 from flasgo.request import Request
-from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
+from flasgo.response import (
+    JSON,
+    TEXT,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+    to_response,
+)
 from flasgo.security.csp import NONCE_KEY, apply_nonce
 from flasgo.security.csrf import SAFE_METHODS, CSRFFailed, CSRFProtection
 from flasgo.security.events import log_security_event
@@ -62,6 +71,7 @@ __all__ = ["Pipeline", "Step", "Target"]
 # hook's short-circuit); a refusal raises its error.
 Step = Callable[[Request], Awaitable[Any]]
 
+_COMPRESS_ON_LOOP = 64 * 1024
 _BAD_HOST = (
     "Invalid Host header. Send a Host value in ALLOWED_HOSTS or update settings.ALLOWED_HOSTS."
 )
@@ -124,6 +134,8 @@ class Pipeline:
 
     __slots__ = (
         "_app",
+        "_compress_min",
+        "_compressor",
         "_csrf",
         "_errors",
         "_fallback",
@@ -165,6 +177,11 @@ class Pipeline:
         self._headers = headers
         self._screen = screen
         self._errors = ErrorRenderer(debug=settings.DEBUG)
+        self._compressor = Compressor.from_settings(settings)
+        # PERF: a body below this size is never compressed: one comparison per response.
+        self._compress_min = (
+            self._compressor.min_bytes if self._compressor is not None else sys.maxsize
+        )
         # Server-side sessions need I/O to load, so they are loaded before the handler when
         # the cookie is there; signed cookies are verified lazily, on first use.
         self._preload = not isinstance(sessions, CookieSessions)
@@ -490,6 +507,8 @@ class Pipeline:
             blocks = self._json
         else:
             return False
+        if len(body) >= self._compress_min:
+            return False  # the general path compresses it
         if self._refresh or (request.has_state and request.state.session is not None):
             return False
         headers = [
@@ -524,6 +543,15 @@ class Pipeline:
             headers.append((b"x-request-id", request.request_id.encode()))
 
     async def _send(self, send: Any, response: Response, request: Request) -> None:
+        compressor = self._compressor
+        if compressor is not None and (
+            len(response.body) >= self._compress_min or isinstance(response, StreamingResponse)
+        ):
+            # PERF: a large body is compressed in the thread pool, not on the event loop.
+            if len(response.body) > _COMPRESS_ON_LOOP:
+                response = await self._pool.run(compressor.apply, request, response)
+            else:
+                response = compressor.apply(request, response)
         try:
             raw = response.raw_headers()
         except (ValueError, UnicodeEncodeError):

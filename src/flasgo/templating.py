@@ -23,8 +23,8 @@ try:
     from jinja2 import BaseLoader, Environment, Template, TemplateNotFound, select_autoescape
 except ImportError as exc:  # pragma: no cover - the extra is installed in the test environment
     raise ImportError(
-        "Templates need Jinja2: install it with `pip install 'flasgo[standard]'` "
-        "(or the `jinja` extra)."
+        "Templates need Jinja2: install Flasgo with its `standard` (or `jinja`) extra, "
+        "as the README's Installation section shows."
     ) from exc
 
 __all__ = [

@@ -26,6 +26,7 @@ from flasgo import (
     render_template_string,
 )
 from flasgo.rendering import RenderedPage
+from flasgo.security.csrf import unmask_token
 from tests.conftest import TEST_SECRET_KEY, AppFactory, ClientFactory
 
 
@@ -180,9 +181,12 @@ def test_a_form_rendered_with_csrf_token_posts_back(
     page = client.get("/form")
     # Rendering csrf_token() set the cookie the double submit compares with.
     cookie = client.cookies[app.settings.CSRF_COOKIE_NAME]
-    assert f'value="{cookie}"' in page.text
+    rendered = page.text.split('value="')[1].split('"')[0]
+    # BREACH: the page holds the token masked for this response, never the cookie's value.
+    assert rendered != cookie
+    assert unmask_token(rendered) == cookie
     posted = client.post(
-        "/form", data={"csrf_token": cookie}, headers={"origin": "http://localhost"}
+        "/form", data={"csrf_token": rendered}, headers={"origin": "http://localhost"}
     )
     assert posted.status_code == 200
     assert posted.text == "saved"
