@@ -7,9 +7,10 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import re
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pytest
@@ -781,3 +782,23 @@ def test_hostile_paths_never_500(make_app: AppFactory) -> None:
     # A lone surrogate routes like any text; the handler's echo encodes it as "?".
     lone = call(app, http_scope("/files/\ud800"))
     assert (lone.status, lone.body) == (200, b"?")
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        ({"method": ["POST"]}, "did you mean methods=?"),
+        ({"status": 201}, "did you mean status_code=?"),
+    ],
+)
+def test_an_unknown_route_option_is_a_type_error(
+    make_app: AppFactory, options: dict[str, Any], hint: str
+) -> None:
+    app = make_app()
+    with pytest.raises(TypeError, match=re.escape(hint)):
+
+        @app.route("/", **options)
+        def index() -> str:
+            return "x"
+
+    assert list(app.iter_endpoints()) == []

@@ -22,6 +22,7 @@ import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from flasgo.exceptions import ConfigurationError
 from flasgo.response import Response, StreamingResponse
 
 if TYPE_CHECKING:
@@ -181,6 +182,10 @@ class Compressor:
         """The compressor `settings` ask for, or None when compression is off."""
         if not settings.COMPRESSION_ENABLED:
             return None
+        if not 1 <= settings.COMPRESSION_GZIP_LEVEL <= 9:
+            raise ConfigurationError(
+                f"COMPRESSION_GZIP_LEVEL must be 1-9, got {settings.COMPRESSION_GZIP_LEVEL}."
+            )
         return cls(min_bytes=settings.COMPRESSION_MIN_BYTES, level=settings.COMPRESSION_GZIP_LEVEL)
 
     def choose(self, request: Request) -> str | None:

@@ -228,3 +228,10 @@ def test_gzip_only_without_the_extra_packages(app: Flasgo) -> None:
     assert sorted(available_codings()) == ["br", "gzip", "zstd"]
     scope = http_scope("/", headers=[(b"accept-encoding", b"br, zstd, gzip;q=0.1")])
     assert compressor.choose(Request(scope, None, app)) == "gzip"
+
+
+def test_a_bad_gzip_level_fails_at_startup(make_app: AppFactory) -> None:
+    from flasgo import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="COMPRESSION_GZIP_LEVEL must be 1-9"):
+        make_app(COMPRESSION_GZIP_LEVEL=10).freeze()
