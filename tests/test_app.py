@@ -802,3 +802,23 @@ def test_an_unknown_route_option_is_a_type_error(
             return "x"
 
     assert list(app.iter_endpoints()) == []
+
+
+def test_url_for_external_and_scheme(make_app: AppFactory) -> None:
+    app = make_app()
+
+    @app.get("/notes/<int:note_id>")
+    def note(note_id: int) -> dict[str, str]:
+        return {
+            "external": app.url_for("note", note_id=note_id, _external=True),
+            "https": app.url_for("note", note_id=note_id, _scheme="https", page=2),
+            "anchor": app.url_for("note", note_id=note_id, _anchor="top"),
+        }
+
+    assert app.test_client().get("/notes/3").json() == {
+        "external": "http://localhost/notes/3",
+        "https": "https://localhost/notes/3?page=2",
+        "anchor": "/notes/3#top",
+    }
+    with pytest.raises(ValueError, match="_scheme must be"):
+        app.url_for("note", note_id=1, _scheme="javascript")

@@ -384,15 +384,20 @@ class Flasgo(PageSupport, Scaffold):
         *,
         _external: bool = False,
         _anchor: str | None = None,
+        _scheme: str | None = None,
         **values: Any,
     ) -> str:
         """Build the URL of `endpoint`; values that are not placeholders become the query.
 
-        A leading ``.`` names an endpoint in the current request's blueprint.
+        A leading ``.`` names an endpoint in the current request's blueprint. ``_external``
+        makes an absolute URL on the request's host; ``_scheme`` (``"https"``) one with that
+        scheme (Flask's spelling; it implies ``_external``).
 
         Raises:
             BuildError: Unknown endpoint or missing/invalid values.
         """
+        if _scheme is not None and _scheme not in ("http", "https", "ws", "wss"):
+            raise ValueError(f"_scheme must be http, https, ws or wss, got {_scheme!r}")
         request = find_request()
         if endpoint.startswith(".") and request is not None and request.blueprint:
             endpoint = f"{request.blueprint}{endpoint}"
@@ -408,8 +413,8 @@ class Flasgo(PageSupport, Scaffold):
             )
         if request is not None:
             path = request.root_path + path
-            if _external:
-                path = f"{request.scheme}://{request.host}{path}"
+            if _external or _scheme is not None:
+                path = f"{_scheme or request.scheme}://{request.host}{path}"
         if _anchor:
             from urllib.parse import quote
 

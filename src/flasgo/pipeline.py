@@ -27,7 +27,7 @@ from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import RequestBinding, request_binding
 from flasgo.cors import CORSPolicy
 from flasgo.dependencies import finish_request
-from flasgo.errors import ErrorHandlers, ErrorRenderer, error_log
+from flasgo.errors import ErrorHandlers, ErrorRenderer, error_log, find_error_handler
 from flasgo.exceptions import (
     BadRequest,
     HTTPException,
@@ -413,8 +413,13 @@ class Pipeline:
                 response = await self._errors.handle(request, target.errors, exc)
                 response = await self._after(request, target, response, from_error=True)
                 session = request.state.session if request.has_state else None
-                if session is not None and session.accessed:
-                    # A failed request never writes the session, but what it read is private.
+                if session is not None and find_error_handler(target.errors, exc) is not None:
+                    # The app's error handler answered (Flask: "401 -> flash + redirect to
+                    # login"): its session writes are kept, as with any response it makes.
+                    response = await self._save_session(request, response)
+                elif session is not None and session.accessed:
+                    # An unhandled failure never writes the session, but what it read is
+                    # private.
                     mark_private(response, default_no_store=self._settings.ENFORCE_NO_STORE_CACHE)
             await self._send(send, response, request)
         finally:

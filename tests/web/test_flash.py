@@ -83,3 +83,44 @@ def test_outside_a_request() -> None:
         flash("x")
     with pytest.raises(RuntimeError, match="inside a handler"):
         get_flashed_messages()
+
+
+def test_a_flash_in_an_error_handler_is_kept(
+    make_app: AppFactory, make_client: ClientFactory
+) -> None:
+    from flasgo import abort
+
+    app = make_app()
+
+    @app.errorhandler(401)
+    def to_login(exc: Exception) -> object:
+        flash("Please log in", "error")
+        return redirect("/login")
+
+    @app.get("/private")
+    def private() -> str:
+        abort(401)
+
+    @app.get("/login")
+    def login() -> dict[str, object]:
+        return {"messages": get_flashed_messages(with_categories=True)}
+
+    @app.get("/boom")
+    def boom() -> str:
+        from flasgo import session
+
+        session["half"] = "written"
+        raise RuntimeError("unhandled")
+
+    @app.get("/peek")
+    def peek() -> dict[str, object]:
+        from flasgo import session
+
+        return {"half": session.get("half")}
+
+    client = make_client(app)
+    response = client.get("/private", follow_redirects=True)
+    assert response.json() == {"messages": [["error", "Please log in"]]}
+    # Without an error handler a failed request still writes nothing.
+    assert client.get("/boom").status_code == 500
+    assert client.get("/peek").json() == {"half": None}
