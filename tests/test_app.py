@@ -822,3 +822,22 @@ def test_url_for_external_and_scheme(make_app: AppFactory) -> None:
     }
     with pytest.raises(ValueError, match="_scheme must be"):
         app.url_for("note", note_id=1, _scheme="javascript")
+
+
+def test_app_context_and_logger(make_app: AppFactory) -> None:
+    from flasgo import Flasgo, current_app, url_for
+
+    app = make_app()
+
+    @app.get("/notes/<int:note_id>")
+    def note(note_id: int) -> str:
+        return "x"
+
+    with app.app_context() as active:
+        assert active is app
+        assert current_app.settings is app.settings
+        assert url_for("note", note_id=3) == "/notes/3"
+    with pytest.raises(RuntimeError, match="Working outside of a request"):
+        _ = current_app.settings
+    assert app.logger.name == "flasgo.app"
+    assert Flasgo(__name__, settings={"SECRET_KEY": "k" * 40}).logger.name == __name__

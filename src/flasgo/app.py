@@ -8,8 +8,9 @@ scopes go to `flasgo.websocket`, lifespan scopes to `flasgo.lifespan`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
-from flasgo.context import LocalProxy, find_app, find_request
+from flasgo.context import LocalProxy, app_var, find_app, find_request
 from flasgo.deadlines import ReadDeadlines
 from flasgo.dependencies import override
 from flasgo.endpoint import Endpoint
@@ -324,6 +325,26 @@ class Flasgo(PageSupport, Scaffold):
         self._check_setup()
         self.auth.user_loader = func
         return func
+
+    # -- Flask's conveniences ------------------------------------------------------------------
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The app's logger, named after the import name (``flasgo.app`` without one)."""
+        name = self.import_name if self.import_name else "flasgo.app"
+        return logging.getLogger(name)
+
+    @contextmanager
+    def app_context(self) -> Iterator[Flasgo]:
+        """Make this app `current_app` inside a ``with`` block (scripts, shells, tests).
+
+        ``url_for`` then builds paths without a request (no host: ``_external`` needs one).
+        """
+        token = app_var.set(self)
+        try:
+            yield self
+        finally:
+            app_var.reset(token)
 
     # -- introspection -------------------------------------------------------------------------
 

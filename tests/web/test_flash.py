@@ -124,3 +124,26 @@ def test_a_flash_in_an_error_handler_is_kept(
     # Without an error handler a failed request still writes nothing.
     assert client.get("/boom").status_code == 500
     assert client.get("/peek").json() == {"half": None}
+
+
+def test_session_transaction_reads_and_writes_the_jar(
+    make_app: AppFactory, make_client: ClientFactory
+) -> None:
+    from flasgo import session
+
+    app = make_app()
+
+    @app.get("/me")
+    def me() -> dict[str, object]:
+        return {"user": session.get("user_id"), "flashes": get_flashed_messages()}
+
+    client = make_client(app)
+    with client.session_transaction() as sess:
+        assert dict(sess) == {}
+        sess["user_id"] = 7
+        sess["_flashes"] = [["message", "set by the test"]]
+    assert client.get("/me").json() == {"user": 7, "flashes": ["set by the test"]}
+    with client.session_transaction() as sess:
+        assert sess["user_id"] == 7
+        del sess["user_id"]
+    assert client.get("/me").json() == {"user": None, "flashes": []}
