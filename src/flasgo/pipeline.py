@@ -136,6 +136,7 @@ class Pipeline:
         "_app",
         "_compress_min",
         "_compressor",
+        "_offer_cookies",
         "_csrf",
         "_errors",
         "_fallback",
@@ -178,6 +179,7 @@ class Pipeline:
         self._screen = screen
         self._errors = ErrorRenderer(debug=settings.DEBUG)
         self._compressor = Compressor.from_settings(settings)
+        self._offer_cookies = csrf is not None
         # PERF: a body below this size is never compressed: one comparison per response.
         self._compress_min = (
             self._compressor.min_bytes if self._compressor is not None else sys.maxsize
@@ -208,9 +210,9 @@ class Pipeline:
         proxy = self._screen.proxy
         if proxy is not None:
             scope = proxy.apply(scope)
-        refusal = self._check(scope)
-        if refusal is not None:
-            await self._refuse_early(scope, receive, send, refusal)
+        checked = self._check(scope)
+        if checked is not False and checked is not True:
+            await self._refuse_early(scope, receive, send, checked)
             return
         path: str = scope["path"]
         root = scope.get("root_path")
@@ -234,6 +236,8 @@ class Pipeline:
         binding = RequestBinding(request)
         token = request_binding.set(binding)
         try:
+            if checked and method in SAFE_METHODS and entry is not None:
+                self._offer_csrf_cookie(request)
             if self._preload and not await self._preload_session(request, send):
                 return
             if (
@@ -251,7 +255,12 @@ class Pipeline:
 
     # -- before routing ------------------------------------------------------------------------
 
-    def _check(self, scope: dict[str, Any]) -> Refusal | None:
+    def _check(self, scope: dict[str, Any]) -> Refusal | bool:
+        """The pre-routing screen: a `Refusal`, or whether a browser sent the request.
+
+        "A browser" is a request with ``Sec-Fetch-*`` headers while CSRF is on: its safe
+        requests are offered the CSRF cookie (`_offer_csrf_cookie`).
+        """
         screen = self._screen
         throttle = self._throttle
         # PERF: `blocked` is empty unless some client went over the security-failure limit.
@@ -259,8 +268,10 @@ class Pipeline:
             return refused
         headers = scope["headers"]
         # PERF: sizes are measured with C-level joins, not a Python loop over the headers.
-        if len(headers) > screen.max_headers or (
-            len(b"".join(chain.from_iterable(headers))) + 4 * len(headers) > screen.max_head_bytes
+        head = b"".join(chain.from_iterable(headers))
+        if (
+            len(headers) > screen.max_headers
+            or len(head) + 4 * len(headers) > screen.max_head_bytes
         ):
             too_large = RequestHeaderFieldsTooLarge(_HEAD_TOO_LARGE, {"connection": "close"})
             return Refusal(too_large, "request-head-too-large", counted=False)
@@ -276,7 +287,19 @@ class Pipeline:
                 hosts[0] not in validator.seen and not validator.is_allowed(hosts[0])
             ):
                 return Refusal(BadRequest(_BAD_HOST), "host-check-failed")
-        return None
+        # PERF: a C-level search of the joined head; clients without Sec-Fetch-* (scripts,
+        # services, benchmarks) pay only this.
+        return self._offer_cookies and head.find(b"sec-fetch-") != -1
+
+    def _offer_csrf_cookie(self, request: Request) -> None:
+        """Give a browser's safe request the CSRF cookie when it has none yet.
+
+        A single-page app's first POST then works as the double-submit model promises,
+        even when its first response from us was JSON (which issues no cookie otherwise).
+        """
+        csrf = self._csrf
+        if csrf is not None and not csrf.has_cookie(request):
+            csrf.token_for(request)
 
     async def _refuse_early(
         self, scope: dict[str, Any], receive: Any, send: Any, refusal: Refusal
