@@ -52,7 +52,8 @@ __all__ = [
     "send_from_directory",
 ]
 
-CHUNK_SIZE: Final = 64 * 1024
+CHUNK_SIZE: Final = 256 * 1024
+"""Bytes read per trip to the thread pool (and sent per body message)."""
 MAX_RANGES: Final = 8
 IMMUTABLE_MAX_AGE: Final = 365 * 24 * 3600
 _PATHSEND = "http.response.pathsend"
@@ -290,6 +291,13 @@ class FileResponse(Response):
         from flasgo.context import find_app
 
         run = find_app().thread_pool.run
+        if not self._boundary:
+            start, end = self._ranges[0] if self._ranges else (0, self._size - 1)
+            if end - start < CHUNK_SIZE:
+                # PERF: a small file or range is read in one trip to the thread pool.
+                data: bytes = await run(_read_span, self._path, start, end - start + 1)
+                await send({"type": "http.response.body", "body": data})
+                return
         handle: IO[bytes] = await run(self._path.open, "rb")
         try:
             if not self._ranges:
@@ -320,6 +328,12 @@ class FileResponse(Response):
                 break
             count -= len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+def _read_span(path: Path, start: int, count: int) -> bytes:
+    with path.open("rb") as handle:
+        handle.seek(start)
+        return handle.read(count)
 
 
 def file_response(
