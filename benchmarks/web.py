@@ -113,8 +113,12 @@ async def static_files(seconds: float) -> list[tuple[str, str, float]]:
         (folder / "small.css").write_bytes(os.urandom(4096))
         (folder / "large.bin").write_bytes(os.urandom(1024 * 1024))
         for label, app in _static_apps(folder).items():
-            for path in ("/static/small.css", "/static/large.bin"):
-                rows.append((label, path, await _per_request(app, _scope(path), seconds)))
+            rows.extend(
+                [
+                    (label, path, await _per_request(app, _scope(path), seconds))
+                    for path in ("/static/small.css", "/static/large.bin")
+                ]
+            )
     return rows
 
 
