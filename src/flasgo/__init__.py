@@ -9,6 +9,7 @@ from flasgo.app import Flasgo, RouteInfo, current_app
 from flasgo.background import BackgroundTasks
 from flasgo.blueprints import Blueprint
 from flasgo.context import current_user, g, request, session
+from flasgo.cors import CORSConfig
 from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import (
     BadRequest,
@@ -32,6 +33,7 @@ from flasgo.exceptions import (
 )
 from flasgo.handlers import RequestValidationError
 from flasgo.logs import FlasgoJSONFormatter, configure_logging
+from flasgo.messages import flash, get_flashed_messages
 from flasgo.params import Body, Cookie, Depends, File, Form, Header, Query
 from flasgo.ratelimit import (
     RateLimiter,
@@ -40,6 +42,7 @@ from flasgo.ratelimit import (
     RedisRateLimiter,
     rate_limit,
 )
+from flasgo.rendering import render_template, render_template_async, render_template_string
 from flasgo.request import Request
 from flasgo.response import (
     HTMLResponse,
@@ -48,7 +51,6 @@ from flasgo.response import (
     RedirectResponse,
     Response,
     StreamingResponse,
-    is_safe_redirect_target,
     jsonify,
     make_response,
     redirect,
@@ -59,10 +61,12 @@ from flasgo.security.config import SecurityConfig
 from flasgo.security.csp import csp_nonce
 from flasgo.security.csrf import csrf_exempt, csrf_token
 from flasgo.security.jwt import bearer_token_backend, encode_jwt, extract_bearer_token, jwt_backend
+from flasgo.security.redirects import is_safe_redirect_target, redirect_to_next
 from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFViolation
 from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
 from flasgo.settings import Settings
+from flasgo.staticfiles import FileResponse, send_file, send_from_directory
 from flasgo.stores import MemoryStore, StoreUnavailable
 from flasgo.stores.redis import RedisStore
 from flasgo.uploads import UploadedFile
@@ -75,11 +79,26 @@ from flasgo.validation import (
 from flasgo.websocket import WebSocket, WebSocketDisconnect
 
 if TYPE_CHECKING:
+    from flasgo.templating import (
+        BaseLoader,
+        JinjaTemplates,
+        SecureTemplateLoader,
+        Template,
+        TemplateNotFound,
+        create_template_environment,
+    )
     from flasgo.testing import TestClient, TestResponse, WebSocketClosed, WebSocketDenied
 
 __version__ = "0.1.0"
 
+# PERF: jinja2 (the `standard` extra) is imported only when a template name is asked for.
 _LAZY = {
+    "BaseLoader": "flasgo.templating",
+    "JinjaTemplates": "flasgo.templating",
+    "SecureTemplateLoader": "flasgo.templating",
+    "Template": "flasgo.templating",
+    "TemplateNotFound": "flasgo.templating",
+    "create_template_environment": "flasgo.templating",
     "TestClient": "flasgo.testing",
     "TestResponse": "flasgo.testing",
     "WebSocketClosed": "flasgo.testing",
@@ -104,14 +123,17 @@ __all__ = [
     "AuthResult",
     "BackgroundTasks",
     "BadRequest",
+    "BaseLoader",
     "Blueprint",
     "Body",
     "BuildError",
+    "CORSConfig",
     "ConfigurationError",
     "Converter",
     "Cookie",
     "Depends",
     "File",
+    "FileResponse",
     "Flasgo",
     "FlasgoError",
     "FlasgoJSONFormatter",
@@ -125,6 +147,7 @@ __all__ = [
     "InternalServerError",
     "IsAuthenticated",
     "JSONResponse",
+    "JinjaTemplates",
     "MemoryStore",
     "MethodNotAllowed",
     "MultiDict",
@@ -150,6 +173,7 @@ __all__ = [
     "SSRFGuard",
     "SSRFResolvedURL",
     "SSRFViolation",
+    "SecureTemplateLoader",
     "SecurityConfig",
     "SecurityFailureThrottle",
     "ServerSideSessions",
@@ -159,6 +183,8 @@ __all__ = [
     "SetupFrozenError",
     "StoreUnavailable",
     "StreamingResponse",
+    "Template",
+    "TemplateNotFound",
     "TestClient",
     "TestResponse",
     "TooManyRequests",
@@ -177,6 +203,7 @@ __all__ = [
     "allow_unknown_fields",
     "bearer_token_backend",
     "configure_logging",
+    "create_template_environment",
     "csp_nonce",
     "csrf_exempt",
     "csrf_token",
@@ -184,7 +211,9 @@ __all__ = [
     "current_user",
     "encode_jwt",
     "extract_bearer_token",
+    "flash",
     "g",
+    "get_flashed_messages",
     "is_safe_redirect_target",
     "jsonify",
     "jwt_backend",
@@ -193,7 +222,13 @@ __all__ = [
     "make_response",
     "rate_limit",
     "redirect",
+    "redirect_to_next",
+    "render_template",
+    "render_template_async",
+    "render_template_string",
     "request",
+    "send_file",
+    "send_from_directory",
     "session",
     "url_for",
 ]

@@ -8,15 +8,17 @@ scopes go to `flasgo.websocket`, lifespan scopes to `flasgo.lifespan`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
-from flasgo.context import LocalProxy, find_app, find_request
+from flasgo.context import LocalProxy, app_var, find_app, find_request
 from flasgo.deadlines import ReadDeadlines
 from flasgo.dependencies import scoped_overrides
 from flasgo.endpoint import Endpoint
@@ -24,6 +26,7 @@ from flasgo.exceptions import ConfigurationError, NotFound, SetupFrozenError
 from flasgo.handlers import compile_handler
 from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
+from flasgo.pages import PageSupport, add_static_route, find_root_path
 from flasgo.ratelimit import RateLimitBackend
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
@@ -41,11 +44,13 @@ from flasgo.sockets import SocketDispatcher, compile_websocket_handler
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
+    from flasgo.cors import CORSConfig
     from flasgo.pipeline import Pipeline
     from flasgo.security.auth import AuthBackend
     from flasgo.security.hosts import HostValidator
     from flasgo.security.outbound import SafeHTTPClient
     from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
+    from flasgo.templating import JinjaTemplates
     from flasgo.testing import TestClient
     from flasgo.user import User
 
@@ -64,14 +69,24 @@ class RouteInfo:
     websocket: bool
 
 
-class Flasgo(Scaffold):
+class Flasgo(PageSupport, Scaffold):
     """The application: an ASGI 3 callable with Flask-style registration.
 
     Args:
+        import_name: The app module's name, as in Flask (``Flasgo(__name__)``): its folder
+            holds ``templates/`` and ``static/``. A `Settings` or a mapping here is read as
+            `settings` (the older spelling).
         settings: A `Settings`, a mapping of setting keys, a dotted module path whose
             UPPERCASE attributes are settings, or an object with UPPERCASE attributes.
             ``FLASGO_*`` environment variables fill keys the source does not set.
-        name: A name for logs and the CLI; defaults to ``"flasgo"``.
+        name: A name for logs and the CLI; the import name, else ``"flasgo"``.
+        template_folder: The app's template folder, relative to its root folder.
+        static_folder: The folder served at `static_url_path` when it exists (relative to
+            the root folder; only with an import name); None serves none.
+        static_url_path: Where static files are served; ``/<static_folder name>`` by default.
+        templates: A ready `JinjaTemplates` to use instead of building one.
+        cors: The app-wide `CORSConfig` (blueprints and routes may override it with their
+            own or ``cors=False``); none by default.
         session_backend: Where sessions live; signed cookies by default, server-side in
             Redis when ``REDIS_URL`` is set (see `flasgo.sessions`).
         rate_limiter: Where ``@app.ratelimit`` counters live; in memory by default, in Redis
@@ -84,15 +99,30 @@ class Flasgo(Scaffold):
 
     def __init__(
         self,
-        settings: Settings | Mapping[str, Any] | str | object | None = None,
+        import_name: str | Settings | Mapping[str, Any] | object | None = None,
         *,
-        name: str = "flasgo",
+        settings: Settings | Mapping[str, Any] | str | object | None = None,
+        name: str | None = None,
+        template_folder: str | None = "templates",
+        static_folder: str | None = "static",
+        static_url_path: str | None = None,
+        templates: JinjaTemplates | None = None,
+        cors: CORSConfig | None = None,
         session_backend: SessionBackend | None = None,
         rate_limiter: RateLimitBackend | None = None,
         security_throttle: SecurityFailureThrottle | None = None,
         security: SecurityConfig | None = None,
     ) -> None:
-        super().__init__(name)
+        if import_name is not None and not isinstance(import_name, str):
+            # NOTE: a Settings or mapping positional (the older spelling) is the settings.
+            if settings is not None:
+                raise TypeError("Pass the settings once: positionally or as settings=.")
+            import_name, settings = None, import_name
+        super().__init__(name or (import_name if import_name else "flasgo"))
+        self.import_name = import_name
+        self.root_path = find_root_path(import_name)
+        self._init_pages(template_folder, templates)
+        self.cors = cors
         self._session_backend = session_backend
         self.rate_limiter = rate_limiter
         self._throttle = security_throttle
@@ -131,6 +161,10 @@ class Flasgo(Scaffold):
         self._http: ASGIApp = self._serve_first
         self._sockets: SocketDispatcher | None = None
         self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), _no_handler, {})
+        if static_folder is not None and import_name is not None:
+            folder = self.root_path / static_folder
+            if folder.is_dir():
+                add_static_route(self, folder, static_url_path, 0, "static")
 
     @property
     def security(self) -> SecurityConfig:
@@ -208,6 +242,10 @@ class Flasgo(Scaffold):
             parent_scopes=(self,),
         ):
             self._claim_blueprint_name(mounted.name)
+            owner = mounted.scopes[-1]
+            folder = getattr(owner, "template_folder", None)
+            if folder is not None:
+                self._add_template_folder(getattr(owner, "root_path", Path.cwd()) / folder)
             for record in mounted.records:
                 self._register(
                     record,
@@ -303,6 +341,26 @@ class Flasgo(Scaffold):
         self.auth.user_loader = func
         return func
 
+    # -- Flask's conveniences ------------------------------------------------------------------
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The app's logger, named after the import name (``flasgo.app`` without one)."""
+        name = self.import_name if self.import_name else "flasgo.app"
+        return logging.getLogger(name)
+
+    @contextmanager
+    def app_context(self) -> Iterator[Flasgo]:
+        """Make this app `current_app` inside a ``with`` block (scripts, shells, tests).
+
+        ``url_for`` then builds paths without a request (no host: ``_external`` needs one).
+        """
+        token = app_var.set(self)
+        try:
+            yield self
+        finally:
+            app_var.reset(token)
+
     # -- introspection -------------------------------------------------------------------------
 
     @property
@@ -382,15 +440,20 @@ class Flasgo(Scaffold):
         *,
         _external: bool = False,
         _anchor: str | None = None,
+        _scheme: str | None = None,
         **values: Any,
     ) -> str:
         """Build the URL of `endpoint`; values that are not placeholders become the query.
 
-        A leading ``.`` names an endpoint in the current request's blueprint.
+        A leading ``.`` names an endpoint in the current request's blueprint. ``_external``
+        makes an absolute URL on the request's host; ``_scheme`` (``"https"``) one with that
+        scheme (Flask's spelling; it implies ``_external``).
 
         Raises:
             BuildError: Unknown endpoint or missing/invalid values.
         """
+        if _scheme is not None and _scheme not in ("http", "https", "ws", "wss"):
+            raise ValueError(f"_scheme must be http, https, ws or wss, got {_scheme!r}")
         request = find_request()
         if endpoint.startswith(".") and request is not None and request.blueprint:
             endpoint = f"{request.blueprint}{endpoint}"
@@ -406,8 +469,8 @@ class Flasgo(Scaffold):
             )
         if request is not None:
             path = request.root_path + path
-            if _external:
-                path = f"{request.scheme}://{request.host}{path}"
+            if _external or _scheme is not None:
+                path = f"{_scheme or request.scheme}://{request.host}{path}"
         if _anchor:
             from urllib.parse import quote
 

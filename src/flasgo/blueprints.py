@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from flasgo.exceptions import ConfigurationError
+from flasgo.pages import add_static_route, find_root_path
 from flasgo.params import Depends
 from flasgo.ratelimit import RateLimitRule
 from flasgo.scaffold import RouteRecord, Scaffold
 
 if TYPE_CHECKING:
+    from flasgo.cors import CORSConfig
     from flasgo.security.auth import PermissionLike
 
 __all__ = ["Blueprint", "Mounted"]
@@ -36,6 +38,13 @@ class Blueprint(Scaffold):
             ``scope`` every route counts in its own bucket.
         csrf_exempt: Exempt its routes (and nested ones) from the CSRF check, e.g. webhooks
             that authenticate with a signature instead of cookies.
+        template_folder: Its template folder (relative to the folder of the module named
+            `import_name`), searched after the app's.
+        static_folder: A folder served under the blueprint's prefix at `static_url_path`
+            (endpoint ``<blueprint>.static``).
+        static_url_path: Where its static files are served; ``/<static_folder name>``.
+        cors: A `CORSConfig` for its routes (and nested ones), or False for none; the app's
+            by default.
     """
 
     def __init__(
@@ -49,6 +58,10 @@ class Blueprint(Scaffold):
         auth_backend: str | None = None,
         rate_limits: Sequence[RateLimitRule] = (),
         csrf_exempt: bool = False,
+        template_folder: str | None = None,
+        static_folder: str | None = None,
+        static_url_path: str | None = None,
+        cors: CORSConfig | Literal[False] | None = None,
     ) -> None:
         if not name or "." in name:
             raise ConfigurationError(
@@ -59,6 +72,11 @@ class Blueprint(Scaffold):
             raise ConfigurationError(f"url_prefix {url_prefix!r} must start with '/'.")
         super().__init__(name)
         self.import_name = import_name
+        self.root_path = find_root_path(import_name)
+        self.template_folder = template_folder
+        self.static_folder = static_folder
+        self.static_url_path = static_url_path
+        self.cors = cors
         self.url_prefix = url_prefix
         self.dependencies = tuple(dependencies)
         self.permissions: tuple[PermissionLike, ...] = tuple(permissions)
@@ -68,6 +86,8 @@ class Blueprint(Scaffold):
         self.records: list[RouteRecord] = []
         self.children: list[tuple[Blueprint, str | None, str | None]] = []
         self._registered = False
+        if static_folder is not None:
+            add_static_route(self, self.root_path / static_folder, static_url_path, 0, "static")
 
     def _check_setup(self) -> None:
         if self._registered:

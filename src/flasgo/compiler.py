@@ -1,8 +1,9 @@
 """Compiling an app's registrations into its `Pipeline`, once, when it starts serving.
 
 Everything that can be decided before the first request is decided here: each endpoint's
-steps (auth guard, before hooks, rate limits), its hook chains and error-handler tables, its
-CSRF flag; the header policy; the pre-routing screen; the shared-storage clients.
+steps (CORS preflight, auth guard, before hooks, rate limits), its hook chains (the CORS
+headers last) and error-handler tables, its CSRF flag; the header policy; the pre-routing
+screen; the shared-storage clients.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flasgo.hooks import after_hook, before_hook, teardown_hook
+from flasgo.cors import CORSConfig, CORSPolicy
+from flasgo.exceptions import ConfigurationError
+from flasgo.hooks import Hook, after_hook, before_hook, teardown_hook
 from flasgo.pipeline import Pipeline, Screen, Step, Target
 from flasgo.ratelimit import (
     EndpointLimits,
@@ -26,12 +29,14 @@ from flasgo.security.csrf import CSRFProtection, is_exempt
 from flasgo.security.headers import HeaderPolicy
 from flasgo.security.hosts import HostValidator
 from flasgo.security.proxy import ProxyResolver
+from flasgo.security.refusal import Refusal
 from flasgo.security.throttle import SecurityFailureThrottle
 
 if TYPE_CHECKING:
     from flasgo.concurrency import ThreadPool
     from flasgo.endpoint import Endpoint
     from flasgo.request import Request
+    from flasgo.response import Response
     from flasgo.routing import Converter
     from flasgo.sessions import SessionBackend
     from flasgo.settings import Settings
@@ -186,9 +191,16 @@ def _target(
     steps.extend(before_hook(pool, f) for s in scopes for f in s.before_request_funcs)
     if late is not None:  # after the hooks, which may set `g`, and the user
         steps.append(_limit_step(late))
-    after = tuple(
+    after: tuple[Hook, ...] = tuple(
         after_hook(pool, f) for s in reversed(scopes) for f in reversed(s.after_request_funcs)
     )
+    cors = _cors_policy(endpoint)
+    if cors is not None:
+        # A preflight is answered before the guard and hooks (browsers send no credentials
+        # with it); every other response of the route gets its headers last.
+        fallback = endpoint is given.fallback
+        steps.insert(0, _preflight_step(cors, pipeline_ref, unmatched_only=fallback))
+        after = (*after, _cors_hook(cors))
     return Target(
         endpoint=endpoint,
         steps=tuple(steps),
@@ -204,7 +216,49 @@ def _target(
         ),
         csrf=csrf is not None and needs_csrf(endpoint, scopes),
         plain=not after and limits is None,
+        cors=cors,
     )
+
+
+def _cors_policy(endpoint: Endpoint) -> CORSPolicy | None:
+    """The route's CORS: its own ``cors=`` option, else the innermost scope's setting."""
+    if "cors" in endpoint.options:
+        value = endpoint.options["cors"]
+    else:
+        value = next(
+            (c for s in reversed(endpoint.scopes) if (c := getattr(s, "cors", None)) is not None),
+            None,
+        )
+    if value is None or value is False:
+        return None
+    if not isinstance(value, CORSConfig):
+        raise ConfigurationError(
+            f"cors= for {endpoint.rule or 'the app'!r} must be a CORSConfig or False, got {value!r}"
+        )
+    return CORSPolicy(value)
+
+
+def _preflight_step(
+    policy: CORSPolicy, pipeline_ref: list[Pipeline], *, unmatched_only: bool
+) -> Step:
+    # NOTE: the fallback target answers preflights for unknown paths only; a matched path
+    # whose routes opted out (cors=False) gets the plain OPTIONS answer.
+    async def preflight(request: Request) -> Any:
+        if request.scope["method"] != "OPTIONS" or (unmatched_only and request.rule is not None):
+            return None
+        answer = policy.preflight(request)
+        if isinstance(answer, Refusal):
+            raise await pipeline_ref[0].refuse(request, answer)
+        return answer
+
+    return preflight
+
+
+def _cors_hook(policy: CORSPolicy) -> Hook:
+    async def cors(request: Request, response: Response) -> Response:
+        return policy.apply(request, response)
+
+    return cors
 
 
 def needs_csrf(endpoint: Endpoint, scopes: Iterable[object]) -> bool:

@@ -73,7 +73,7 @@ class ErrorRenderer:
                 error_log.exception(
                     "error-handler-failed method=%s path=%s", request.method, request.path
                 )
-                return self.internal_error(exc)
+                return self.internal_error(exc, request)
         if isinstance(exc, HTTPException):
             return self.render(request, exc)
         error_log.error(
@@ -83,7 +83,7 @@ class ErrorRenderer:
             request.endpoint or "-",
             exc_info=exc,
         )
-        return self.internal_error(exc)
+        return self.internal_error(exc, request)
 
     @staticmethod
     def render(request: Request, exc: HTTPException) -> Response:
@@ -104,8 +104,16 @@ class ErrorRenderer:
             response.headers.pop("content-type", None)
         return response
 
-    def internal_error(self, exc: BaseException) -> Response:
-        """A 500 that says nothing about `exc` (unless ``DEBUG`` is on)."""
+    def internal_error(self, exc: BaseException, request: Request | None = None) -> Response:
+        """A 500 that says nothing about `exc` (unless ``DEBUG`` is on).
+
+        With ``DEBUG`` and the request, it is the debug page (`flasgo.debugpage`): HTML for
+        browsers, a JSON problem body for API clients.
+        """
+        if self.debug and request is not None:
+            from flasgo.debugpage import debug_response
+
+            return debug_response(request, exc)
         if self.debug:
             detail = "".join(traceback.format_exception(exc))
             return Response(f"Internal Server Error (DEBUG is on)\n\n{detail}", 500)

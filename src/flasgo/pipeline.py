@@ -15,6 +15,7 @@ into responses (`flasgo.errors`); every refusal (Host, limits, CSRF, 401/403) le
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import chain
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from flasgo.compression import Compressor
 from flasgo.concurrency import ThreadPool, is_async_callable
 from flasgo.context import RequestBinding, request_binding
+from flasgo.cors import CORSPolicy
 from flasgo.dependencies import finish_request
-from flasgo.errors import ErrorHandlers, ErrorRenderer, error_log
+from flasgo.errors import ErrorHandlers, ErrorRenderer, error_log, find_error_handler
 from flasgo.exceptions import (
     BadRequest,
     HTTPException,
@@ -37,7 +40,14 @@ from flasgo.exceptions import (
 from flasgo.jsonenc import encode_json
 from flasgo.ratelimit import stamp
 from flasgo.request import Request
-from flasgo.response import JSON, TEXT, RedirectResponse, Response, to_response
+from flasgo.response import (
+    JSON,
+    TEXT,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+    to_response,
+)
 from flasgo.security.csp import NONCE_KEY, apply_nonce
 from flasgo.security.csrf import SAFE_METHODS, CSRFFailed, CSRFProtection
 from flasgo.security.events import log_security_event
@@ -61,6 +71,7 @@ __all__ = ["Pipeline", "Step", "Target"]
 # hook's short-circuit); a refusal raises its error.
 Step = Callable[[Request], Awaitable[Any]]
 
+_COMPRESS_ON_LOOP = 64 * 1024
 _BAD_HOST = (
     "Invalid Host header. Send a Host value in ALLOWED_HOSTS or update settings.ALLOWED_HOSTS."
 )
@@ -81,6 +92,7 @@ class Target:
         csrf: Unsafe methods must pass the CSRF check.
         plain: No after hooks and no rate-limit headers: a str/dict/list result may be
             encoded straight into the response messages.
+        cors: The route's CORS policy (its preflight step is the first step), or None.
     """
 
     endpoint: Endpoint
@@ -90,6 +102,7 @@ class Target:
     errors: ErrorHandlers
     csrf: bool
     plain: bool
+    cors: CORSPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +134,14 @@ class Pipeline:
 
     __slots__ = (
         "_app",
+        "_compress_min",
+        "_compressor",
         "_csrf",
         "_errors",
         "_fallback",
         "_headers",
         "_json",
+        "_offer_cookies",
         "_pool",
         "_preload",
         "_refresh",
@@ -162,6 +178,12 @@ class Pipeline:
         self._headers = headers
         self._screen = screen
         self._errors = ErrorRenderer(debug=settings.DEBUG)
+        self._compressor = Compressor.from_settings(settings)
+        self._offer_cookies = csrf is not None
+        # PERF: a body below this size is never compressed: one comparison per response.
+        self._compress_min = (
+            self._compressor.min_bytes if self._compressor is not None else sys.maxsize
+        )
         # Server-side sessions need I/O to load, so they are loaded before the handler when
         # the cookie is there; signed cookies are verified lazily, on first use.
         self._preload = not isinstance(sessions, CookieSessions)
@@ -188,9 +210,9 @@ class Pipeline:
         proxy = self._screen.proxy
         if proxy is not None:
             scope = proxy.apply(scope)
-        refusal = self._check(scope)
-        if refusal is not None:
-            await self._refuse_early(scope, receive, send, refusal)
+        checked = self._check(scope)
+        if checked is not False and checked is not True:
+            await self._refuse_early(scope, receive, send, checked)
             return
         path: str = scope["path"]
         root = scope.get("root_path")
@@ -208,12 +230,14 @@ class Pipeline:
             entry, params = match
             found = entry.targets.get(method)
             if found is None:
-                found, preset = self._other_method(entry, method)
+                found, preset = self._other_method(entry, method, scope)
             target = found
         request = Request(scope, receive, self._app, params, target.endpoint.name or None, entry)
         binding: RequestBinding = [request]
         token = request_binding.set(binding)
         try:
+            if checked and method in SAFE_METHODS and entry is not None:
+                self._offer_csrf_cookie(request)
             if self._preload and not await self._preload_session(request, send):
                 return
             if (
@@ -231,7 +255,12 @@ class Pipeline:
 
     # -- before routing ------------------------------------------------------------------------
 
-    def _check(self, scope: dict[str, Any]) -> Refusal | None:
+    def _check(self, scope: dict[str, Any]) -> Refusal | bool:
+        """The pre-routing screen: a `Refusal`, or whether a browser sent the request.
+
+        "A browser" is a request with ``Sec-Fetch-*`` headers while CSRF is on: its safe
+        requests are offered the CSRF cookie (`_offer_csrf_cookie`).
+        """
         screen = self._screen
         throttle = self._throttle
         # PERF: `blocked` is empty unless some client went over the security-failure limit.
@@ -239,8 +268,10 @@ class Pipeline:
             return refused
         headers = scope["headers"]
         # PERF: sizes are measured with C-level joins, not a Python loop over the headers.
-        if len(headers) > screen.max_headers or (
-            len(b"".join(chain.from_iterable(headers))) + 4 * len(headers) > screen.max_head_bytes
+        head = b"".join(chain.from_iterable(headers))
+        if (
+            len(headers) > screen.max_headers
+            or len(head) + 4 * len(headers) > screen.max_head_bytes
         ):
             too_large = RequestHeaderFieldsTooLarge(_HEAD_TOO_LARGE, {"connection": "close"})
             return Refusal(too_large, "request-head-too-large", counted=False)
@@ -256,7 +287,19 @@ class Pipeline:
                 hosts[0] not in validator.seen and not validator.is_allowed(hosts[0])
             ):
                 return Refusal(BadRequest(_BAD_HOST), "host-check-failed")
-        return None
+        # PERF: a C-level search of the joined head; clients without Sec-Fetch-* (scripts,
+        # services, benchmarks) pay only this.
+        return self._offer_cookies and head.find(b"sec-fetch-") != -1
+
+    def _offer_csrf_cookie(self, request: Request) -> None:
+        """Give a browser's safe request the CSRF cookie when it has none yet.
+
+        A single-page app's first POST then works as the double-submit model promises,
+        even when its first response from us was JSON (which issues no cookie otherwise).
+        """
+        csrf = self._csrf
+        if csrf is not None and not csrf.has_cookie(request):
+            csrf.token_for(request)
 
     async def _refuse_early(
         self, scope: dict[str, Any], receive: Any, send: Any, refusal: Refusal
@@ -292,13 +335,19 @@ class Pipeline:
     # -- routing -------------------------------------------------------------------------------
 
     def _other_method(
-        self, entry: RuleEntry[Target], method: str
+        self, entry: RuleEntry[Target], method: str, scope: dict[str, Any]
     ) -> tuple[Target, Response | HTTPException | None]:
         """The path matched but `method` has no handler: automatic HEAD/OPTIONS, or 405."""
         if method == "HEAD" and "GET" in entry.targets:
             return entry.targets["GET"], None
         if method == "OPTIONS":
-            return self._fallback, Response(b"", 204, {"allow": entry.allow})
+            allow = Response(b"", 204, {"allow": entry.allow})
+            # A CORS preflight goes to a route target with CORS: its first step answers it.
+            if any(name == b"access-control-request-method" for name, _ in scope["headers"]):
+                for target in entry.targets.values():
+                    if target.cors is not None:
+                        return target, allow
+            return self._fallback, allow
         return self._fallback, MethodNotAllowed(
             f"Method Not Allowed. Use one of: {entry.allow}.", {"allow": entry.allow}
         )
@@ -412,7 +461,11 @@ class Pipeline:
                     else:
                         blocks = None
                     state = request.current_state
-                    if blocks is not None and (state is None or state.session is None):
+                    if (
+                        blocks is not None
+                        and len(body) < self._compress_min  # else the general path compresses
+                        and (state is None or state.session is None)
+                    ):
                         scope = request.scope
                         headers = [
                             *blocks[scope.get("scheme") == "https"],
@@ -435,8 +488,14 @@ class Pipeline:
                 response = await self._errors.handle(request, target.errors, exc)
                 response = await self._after(request, target, response, from_error=True)
                 state = request.current_state
-                if state is not None and state.session is not None and state.session.accessed:
-                    # A failed request never writes the session, but what it read is private.
+                session = state.session if state is not None else None
+                if session is not None and find_error_handler(target.errors, exc) is not None:
+                    # The app's error handler answered (Flask: "401 -> flash + redirect to
+                    # login"): its session writes are kept, as with any response it makes.
+                    response = await self._save_session(request, response)
+                elif session is not None and session.accessed:
+                    # An unhandled failure never writes the session, but what it read is
+                    # private.
                     mark_private(response, default_no_store=self._settings.ENFORCE_NO_STORE_CACHE)
             await self._send(send, response, request)
         except asyncio.CancelledError as exc:
@@ -507,6 +566,15 @@ class Pipeline:
             headers.append((b"x-request-id", request.request_id.encode()))
 
     async def _send(self, send: Any, response: Response, request: Request) -> None:
+        compressor = self._compressor
+        if compressor is not None and (
+            len(response.body) >= self._compress_min or isinstance(response, StreamingResponse)
+        ):
+            # PERF: a large body is compressed in the thread pool, not on the event loop.
+            if len(response.body) > _COMPRESS_ON_LOOP:
+                response = await self._pool.run(compressor.apply, request, response)
+            else:
+                response = compressor.apply(request, response)
         try:
             raw = response.raw_headers()
         except (ValueError, UnicodeEncodeError):

@@ -2,7 +2,9 @@
 
 A handler may return a `Response`, `str`, `bytes`, `dict`/`list`, a dataclass, msgspec Struct or
 pydantic model, `None`, or a tuple `(body, status)`, `(body, headers)` or
-`(body, status, headers)`; `to_response` turns any of them into a `Response`.
+`(body, status, headers)`; `to_response` turns any of them into a `Response`. A `str` is
+``text/plain``, except a `str` subclass that declares itself HTML with ``__html__`` (a rendered
+template page, ``markupsafe.Markup``), which is ``text/html``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from collections.abc import (
 )
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import msgspec
 
@@ -36,7 +37,6 @@ __all__ = [
     "Response",
     "ResponseHeaders",
     "StreamingResponse",
-    "is_safe_redirect_target",
     "jsonify",
     "make_response",
     "redirect",
@@ -412,26 +412,6 @@ def redirect(location: str, code: int = 302, headers: Mapping[str, str] | None =
     return RedirectResponse(location, code, headers)
 
 
-def is_safe_redirect_target(location: str) -> bool:
-    """Tell whether `location` is a path on this site, safe to redirect a user to.
-
-    Use it on a ``next=`` parameter before `redirect`: only relative targets pass; a scheme,
-    a host (``//evil.example``), backslash forms browsers read as slashes (``/\\evil``),
-    control characters and whitespace are refused.
-    """
-    if not location or len(location) > 2048 or not location.isprintable():
-        return False
-    if any(char.isspace() for char in location):
-        return False
-    if "\\" in location or location.startswith("//"):
-        return False
-    try:
-        parts = urlsplit(location)
-    except ValueError:
-        return False
-    return not parts.scheme and not parts.netloc
-
-
 def jsonify(*args: Any, **kwargs: Any) -> Response:
     """Return a JSON response: one positional value, several (a list), or keywords (an object)."""
     if args and kwargs:
@@ -452,7 +432,9 @@ def _coerce_body(value: Any) -> Response:
     if isinstance(value, Response):
         return value
     if isinstance(value, str):
-        return Response(value.encode("utf-8", "replace"), 200, None, TEXT)
+        # A str that declares itself HTML (a rendered template, markupsafe.Markup) is a page.
+        kind = HTML if type(value) is not str and hasattr(value, "__html__") else TEXT
+        return Response(value.encode("utf-8", "replace"), 200, None, kind)
     if isinstance(value, dict | list):
         return Response(encode_json(value), 200, None, JSON)
     if value is None:

@@ -17,10 +17,32 @@ if TYPE_CHECKING:
     from flasgo.security.auth import PermissionLike
 from flasgo.ratelimit import RateLimitRule, rate_limit
 
-__all__ = ["RouteRecord", "Scaffold"]
+__all__ = ["ROUTE_OPTIONS", "RouteRecord", "Scaffold"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorKey = type[BaseException] | int
+
+
+ROUTE_OPTIONS = frozenset(
+    {"response_model", "status_code", "dependencies", "include_in_schema", "csrf", "cors"}
+)
+"""The options a route accepts besides ``methods`` and ``name``; add a new one here."""
+
+
+def _check_options(rule: str, options: dict[str, Any]) -> None:
+    """Refuse an option no layer reads (``method=``, ``status=``): it would be ignored."""
+    unknown = sorted(set(options) - ROUTE_OPTIONS)
+    if not unknown:
+        return
+    from difflib import get_close_matches
+
+    name = unknown[0]
+    close = get_close_matches(name, [*ROUTE_OPTIONS, "methods", "name"], n=1)
+    hint = f"; did you mean {close[0]}=?" if close else ""
+    raise TypeError(
+        f"Unknown route option {name}= for {rule!r}{hint} Route options are methods=, name=, "
+        f"{', '.join(f'{o}=' for o in sorted(ROUTE_OPTIONS))}."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +101,7 @@ class Scaffold:
         """
         if isinstance(methods, str):
             raise TypeError(f"methods must be a list of method names, e.g. [{methods!r}]")
+        _check_options(rule, options)
         if not callable(endpoint):
             raise TypeError(f"The endpoint for {rule!r} is not callable: {endpoint!r}")
         self._check_setup()

@@ -825,6 +825,17 @@ class _Keys:
         "HSTS_SECONDS.",
     )
 
+    # Compression
+    COMPRESSION_ENABLED: bool = _bool(
+        True,
+        "Compress text, JSON, JavaScript, XML and SVG responses for clients that accept it: "
+        "gzip, and br / zstd when the `compression` extra is installed.",
+    )
+    COMPRESSION_MIN_BYTES: int = _int(
+        1024, "Smallest response body that is compressed, in bytes (streams always are)."
+    )
+    COMPRESSION_GZIP_LEVEL: int = _int(6, "gzip level, 1 (fastest) to 9 (smallest).")
+
     # Your own keys
     EXTRA: dict[str, object] = _declare(
         MappingProxyType({}),

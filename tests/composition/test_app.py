@@ -7,9 +7,10 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import re
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pytest
@@ -903,3 +904,62 @@ def test_hostile_paths_never_500(make_app: AppFactory) -> None:
     # A lone surrogate routes like any text; the handler's echo encodes it as "?".
     lone = call(app, http_scope("/files/\ud800"))
     assert (lone.status, lone.body) == (200, b"?")
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        ({"method": ["POST"]}, "did you mean methods=?"),
+        ({"status": 201}, "did you mean status_code=?"),
+    ],
+)
+def test_an_unknown_route_option_is_a_type_error(
+    make_app: AppFactory, options: dict[str, Any], hint: str
+) -> None:
+    app = make_app()
+    with pytest.raises(TypeError, match=re.escape(hint)):
+
+        @app.route("/", **options)
+        def index() -> str:
+            return "x"
+
+    assert list(app.iter_endpoints()) == []
+
+
+def test_url_for_external_and_scheme(make_app: AppFactory) -> None:
+    app = make_app()
+
+    @app.get("/notes/<int:note_id>")
+    def note(note_id: int) -> dict[str, str]:
+        return {
+            "external": app.url_for("note", note_id=note_id, _external=True),
+            "https": app.url_for("note", note_id=note_id, _scheme="https", page=2),
+            "anchor": app.url_for("note", note_id=note_id, _anchor="top"),
+        }
+
+    assert app.test_client().get("/notes/3").json() == {
+        "external": "http://localhost/notes/3",
+        "https": "https://localhost/notes/3?page=2",
+        "anchor": "/notes/3#top",
+    }
+    with pytest.raises(ValueError, match="_scheme must be"):
+        app.url_for("note", note_id=1, _scheme="javascript")
+
+
+def test_app_context_and_logger(make_app: AppFactory) -> None:
+    from flasgo import Flasgo, current_app, url_for
+
+    app = make_app()
+
+    @app.get("/notes/<int:note_id>")
+    def note(note_id: int) -> str:
+        return "x"
+
+    with app.app_context() as active:
+        assert active is app
+        assert current_app.settings is app.settings
+        assert url_for("note", note_id=3) == "/notes/3"
+    with pytest.raises(RuntimeError, match="Working outside of a request"):
+        _ = current_app.settings
+    assert app.logger.name == "flasgo.app"
+    assert Flasgo(__name__, settings={"SECRET_KEY": "k" * 40}).logger.name == __name__

@@ -142,6 +142,15 @@ class Page:
                     entries.append(entry)
         return entries
 
+    def responses(self) -> list[tuple[str, int]]:
+        """Every HTTP response this tab received so far, as (URL, status), in order."""
+        return [
+            (str(event["params"]["response"]["url"]), int(event["params"]["response"]["status"]))
+            for event in self._connection.events
+            if event.get("sessionId") == self._session
+            and event.get("method") == "Network.responseReceived"
+        ]
+
     def evaluate(self, expression: str) -> Any:
         """The JSON value of `expression` evaluated in the page (promises awaited)."""
         result = self._call(
@@ -235,7 +244,7 @@ class Chromium:
             "sessionId"
         ]
         page = Page(connection, target, session, url)
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             page._call(f"{domain}.enable")
         width, height = VIEWPORT
         page._call(

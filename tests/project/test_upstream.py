@@ -12,7 +12,7 @@ import pytest
 import flasgo
 from flasgo import Flasgo
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "upstream.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "upstream.md"
 ROW = re.compile(r"^\| `([^`]+)` \| ([a-z]+(?: #\d+| provided)?) \|", re.M)
 READY = {"available", "improved"}
 STATUSES = READY | {"planned #9", "planned #10", "not provided"}

@@ -11,7 +11,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from flasgo import Blueprint, Body, Flasgo, Response, Session, csrf_exempt, csrf_token, login
-from flasgo.security.csrf import CSRF_FAILED, SESSION_SECRET_KEY, CSRFProtection
+from flasgo.security.csrf import (
+    CSRF_FAILED,
+    SESSION_SECRET_KEY,
+    CSRFProtection,
+    mask_token,
+    unmask_token,
+)
 from flasgo.sessions import ServerSideSessions
 from flasgo.settings import Settings
 from flasgo.stores import MemoryStore
@@ -174,14 +180,35 @@ def test_csrf_token_helper_issues_and_reuses(csrf_app: AppBuilder) -> None:
     client = TestClient(app)
     response = client.get("/form")
     body = response.json()
-    assert body["token"] == body["again"]
-    assert client.cookies["flasgo-csrf"] == body["token"]
+    # Masked afresh per call (BREACH), each unmasking to the cookie's token.
+    assert body["token"] != body["again"]
+    assert unmask_token(body["token"]) == unmask_token(body["again"])
+    assert client.cookies["flasgo-csrf"] == unmask_token(body["token"])
     # With a valid cookie the helper returns it and sets nothing.
     second = client.get("/form")
-    assert second.json()["token"] == body["token"]
+    assert unmask_token(second.json()["token"]) == unmask_token(body["token"])
     assert csrf_cookie(second) is None
     with pytest.raises(RuntimeError):
         csrf_token()
+
+
+def test_masked_tokens_pass_and_tampered_ones_fail(
+    csrf_app: AppBuilder, security_events: list[str]
+) -> None:
+    client = TestClient(csrf_app())
+    token = client.csrf_token()
+    origin = {"origin": "http://localhost"}
+    first, second = mask_token(token), mask_token(token)
+    assert first != second
+    assert first.startswith("m1.")
+    assert client.post("/submit", headers={"x-csrf-token": first, **origin}).status_code == 200
+    assert client.post("/submit", data={"csrf_token": second}, headers=origin).status_code == 200
+    tampered = first[:-2] + ("A" if first[-2] != "A" else "B") + first[-1]
+    refused = client.post("/submit", headers={"x-csrf-token": tampered, **origin})
+    assert refused.status_code == 403
+    assert security_events == ["csrf-check-failed"]
+    for odd in ("m1.", "m1.!!!", "m1.QUJD", "m1." + "A" * 2000):
+        assert unmask_token(odd) == odd
 
 
 # -- double submit -------------------------------------------------------------------------

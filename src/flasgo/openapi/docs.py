@@ -137,8 +137,11 @@ def install_docs(app: DocumentedApp) -> None:
         for _, handler, _ in routes[:3]:
             protect(handler, requirement)
     for rule, handler, name in routes:
-        # The docs' own routes are not part of the API they document.
-        app.add_route(rule, handler, methods=["GET"], name=name, include_in_schema=False)
+        # The docs' own routes are not part of the API they document, and never inherit the
+        # app's CORS (another site has no business reading them).
+        app.add_route(
+            rule, handler, methods=["GET"], name=name, include_in_schema=False, cors=False
+        )
 
 
 class _DocsSite:

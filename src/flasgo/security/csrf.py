@@ -15,7 +15,8 @@ passes three checks (any failure is a 403 and a ``csrf-check-failed`` security e
    with a valid token get through while a form field alone does not.
 2. **Double submit**. Exactly one CSRF cookie, and the same value in exactly one
    ``X-CSRF-Token`` header or (when there is no header) exactly one ``csrf_token`` field of an
-   urlencoded form; compared in constant time.
+   urlencoded form; compared in constant time. The submitted value may be masked
+   (``csrf_token()`` masks it per call against BREACH); it is unmasked first.
 3. **Binding**. The token is ``v1.<nonce>.<sig>``, ``sig`` the unpadded base64url
    HMAC-SHA256, keyed with ``"flasgo.csrf:" + SECRET_KEY`` (and each fallback key when
    verifying), of ``"v1\\0" + nonce + "\\0" + binding``. The binding is the session's identity,
@@ -78,8 +79,10 @@ __all__ = [
     "csrf_exempt",
     "csrf_token",
     "is_exempt",
+    "mask_token",
     "session_binding",
     "token_for_scope",
+    "unmask_token",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,6 +102,7 @@ ANONYMOUS: Final = "anonymous"
 _SALT = "flasgo.csrf"
 _EXEMPT_ATTRIBUTE = "__flasgo_csrf_exempt__"
 _MAX_TOKEN = 256
+_MAX_MASKED = 3 + 4 * _MAX_TOKEN  # "m1." + base64 of twice the longest token
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # NOTE: one character class per part and no alternation: linear on any input.
 _is_token_part = re.compile(r"[A-Za-z0-9_-]{16,128}").fullmatch
@@ -347,6 +351,7 @@ class CSRFProtection:
             raise CSRFFailed("origin-missing")
         else:
             token = await _form_token(request)
+        token = unmask_token(token)
         if not hmac.compare_digest(
             cookie.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
         ):
@@ -507,11 +512,42 @@ async def _form_token(request: Request) -> str:
     return str(values[0])
 
 
+def mask_token(token: str) -> str:
+    """Return `token` masked with a fresh random pad (``m1.<base64url(pad + token ^ pad)>``).
+
+    # SECURITY: BREACH. A compressed page that holds the same secret on every response lets
+    # an attacker who injects text guess it byte by byte from the response sizes; masked per
+    # response (as Django does), the rendered value never repeats. `unmask_token` undoes it.
+    """
+    raw = token.encode("ascii")
+    pad = os.urandom(len(raw))
+    masked = bytes(a ^ b for a, b in zip(raw, pad, strict=True))
+    return "m1." + base64.urlsafe_b64encode(pad + masked).rstrip(b"=").decode("ascii")
+
+
+def unmask_token(value: str) -> str:
+    """The token inside a masked value; any other value is returned as it is."""
+    if not value.startswith("m1.") or len(value) > _MAX_MASKED:
+        return value
+    encoded = value[3:]
+    try:
+        data = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (ValueError, TypeError):
+        return value
+    half = len(data) // 2
+    if not data or len(data) % 2:
+        return value
+    plain = bytes(a ^ b for a, b in zip(data[:half], data[half:], strict=True))
+    return plain.decode("latin-1")
+
+
 def csrf_token() -> str:
     """Return the current request's CSRF token, issuing one (set on the response) if needed.
 
     Put it in forms as the ``csrf_token`` field, or hand it to scripts for the
-    ``X-CSRF-Token`` header.
+    ``X-CSRF-Token`` header. The value is masked afresh on every call (BREACH: see
+    `mask_token`), so it differs from the cookie and from call to call; every masked value
+    passes the check.
 
     Raises:
         RuntimeError: Called outside a request, or with ``CSRF_ENABLED`` off.
@@ -522,7 +558,7 @@ def csrf_token() -> str:
     protection = getattr(request.app, "csrf", None)
     if not isinstance(protection, CSRFProtection):
         raise RuntimeError("csrf_token() needs CSRF_ENABLED=True.")
-    return protection.token_for(request)
+    return mask_token(protection.token_for(request))
 
 
 async def token_for_scope(app: Any, scope: dict[str, Any]) -> tuple[str, str, str]:

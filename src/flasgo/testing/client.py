@@ -435,6 +435,27 @@ class TestClient:
             run(self._csrf_headers(target))
         return self.cookies[_csrf_cookie_name(self.app, target.scheme)]
 
+    @contextlib.contextmanager
+    def session_transaction(self, *, scheme: str | None = None) -> Iterator[Any]:
+        """Open the session the jar's cookie names, to read or change it (Flask's helper).
+
+        ``with client.session_transaction() as session: session["user_id"] = 7`` saves the
+        change back into the jar, as a response of the app would.
+
+        Raises:
+            RuntimeError: The app is not a Flasgo app.
+        """
+        from flasgo.sessions import Session
+
+        target = resolve_target(self.base_url, "/", scheme=scheme)
+        scope = self._http_scope("GET", target, self._http_headers(target, [], None, None, {}))
+        with self._sync_runner() as run:
+            request, session = run(_load_session(self.app, scope))
+            yield session
+            if not isinstance(session, Session):  # pragma: no cover - loaded above
+                raise TypeError("session_transaction() yields a flasgo Session")
+            update_jar(self.cookies, run(_save_session(self.app, request, session)))
+
     async def _csrf_headers(self, target: Target) -> list[tuple[str, str]]:
         """Like a same-origin page: the jar's token (minted if missing) and our Origin."""
         from flasgo.security.csrf import token_for_scope
@@ -614,3 +635,33 @@ def _decode(raw_headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
 
 def _set_cookies(raw_headers: list[tuple[bytes, bytes]]) -> list[str]:
     return [value.decode("latin-1") for name, value in raw_headers if name.lower() == b"set-cookie"]
+
+
+async def _load_session(app: Any, scope: Scope) -> tuple[Any, Any]:
+    """The request for `scope` and the session its cookie names (empty without one)."""
+    from flasgo.request import Request
+    from flasgo.sessions import Session
+
+    freeze = getattr(app, "freeze", None)
+    if freeze is None:
+        raise RuntimeError("session_transaction() needs a Flasgo app.")
+    freeze()
+
+    async def no_body() -> dict[str, Any]:  # pragma: no cover - nothing reads a body here
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    request = Request(scope, no_body, app)
+    if not app.sessions.has_cookie(request):
+        return request, Session()
+    return request, await app.sessions.load(request)
+
+
+async def _save_session(app: Any, request: Any, session: Any) -> list[str]:
+    """The Set-Cookie values saving `session` produces."""
+    from flasgo.response import Response
+
+    if app.csrf is not None:
+        app.csrf.prepare_session(session)
+    response = Response(b"")
+    await app.sessions.save(request, session, response)
+    return list(response.cookies)

@@ -101,8 +101,8 @@ def test_routes_are_left_out_of_the_schema() -> None:
     app.test_client().get("/docs")
 
     options = {e.name: e.options for e in app.iter_endpoints()}
-    assert options["flasgo_docs"] == {"include_in_schema": False}
-    assert options["flasgo_openapi"] == {"include_in_schema": False}
+    assert options["flasgo_docs"] == {"include_in_schema": False, "cors": False}
+    assert options["flasgo_openapi"] == {"include_in_schema": False, "cors": False}
     assert options["get_item"] == {}
 
 
