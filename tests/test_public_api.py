@@ -104,6 +104,7 @@ PUBLIC_API = [
     "WebSocketClosed",
     "WebSocketDenied",
     "WebSocketDisconnect",
+    "WebSocketException",
     "__version__",
     "abort",
     "bearer_token_backend",

@@ -64,7 +64,7 @@ from flasgo.settings import Settings
 from flasgo.stores import MemoryStore, StoreUnavailable
 from flasgo.uploads import UploadedFile
 from flasgo.url import url_for
-from flasgo.websocket import WebSocket, WebSocketDisconnect
+from flasgo.websocket import WebSocket, WebSocketDisconnect, WebSocketException
 
 if TYPE_CHECKING:
     from flasgo.testing import TestClient, TestResponse, WebSocketClosed, WebSocketDenied
@@ -160,6 +160,7 @@ __all__ = [
     "WebSocketClosed",
     "WebSocketDenied",
     "WebSocketDisconnect",
+    "WebSocketException",
     "__version__",
     "abort",
     "bearer_token_backend",

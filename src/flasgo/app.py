@@ -504,7 +504,7 @@ class Flasgo(Scaffold):
         self._lifespan.shutdown.extend(compiled.closers)
         self._http = compiled.pipeline.handle
         self._sockets = SocketDispatcher(
-            self, self._ws_router, compiled.pipeline.host_validator, self.settings
+            self, self._ws_router, compiled.pipeline, self.settings, compiled.socket_guards
         )
         entry: ASGIApp = self._asgi
         for middleware, args, options in reversed(self._middleware):

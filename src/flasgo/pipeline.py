@@ -231,6 +231,26 @@ class Pipeline:
 
     # -- before routing ------------------------------------------------------------------------
 
+    def admit(self, scope: dict[str, Any]) -> tuple[dict[str, Any], Refusal | None]:
+        """Screen a scope as `handle` does before routing (WebSocket handshakes use it).
+
+        Returns:
+            The scope with trusted proxy headers applied, and the refusal or None.
+        """
+        proxy = self._screen.proxy
+        if proxy is not None:
+            scope = proxy.apply(scope)
+        return scope, self._check(scope)
+
+    async def load_session(self, request: Request) -> None:
+        """Load a server-side session before a handler when its cookie came.
+
+        Raises:
+            HTTPException: The session store failed (503).
+        """
+        if self._preload and self._sessions.has_cookie(request):
+            request.state.session = await self._sessions.load(request)
+
     def _check(self, scope: dict[str, Any]) -> Refusal | None:
         screen = self._screen
         throttle = self._throttle
