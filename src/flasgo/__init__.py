@@ -62,16 +62,30 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
 from flasgo.settings import Settings
 from flasgo.stores import MemoryStore, StoreUnavailable
+from flasgo.streaming import EventSourceResponse, NDJSONResponse, ServerSentEvent
 from flasgo.uploads import UploadedFile
 from flasgo.url import url_for
 from flasgo.websocket import WebSocket, WebSocketDisconnect, WebSocketException
 
 if TYPE_CHECKING:
-    from flasgo.testing import TestClient, TestResponse, WebSocketClosed, WebSocketDenied
+    from flasgo.testing import (
+        AsyncTestStream,
+        AsyncWebSocketSession,
+        SyncWebSocketSession,
+        TestClient,
+        TestResponse,
+        WebSocketClosed,
+        WebSocketDenied,
+        WebSocketHandshakeError,
+    )
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "AsyncTestStream": "flasgo.testing",
+    "AsyncWebSocketSession": "flasgo.testing",
+    "SyncWebSocketSession": "flasgo.testing",
+    "WebSocketHandshakeError": "flasgo.testing",
     "TestClient": "flasgo.testing",
     "TestResponse": "flasgo.testing",
     "WebSocketClosed": "flasgo.testing",
@@ -93,6 +107,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AllowAny",
+    "AsyncTestStream",
+    "AsyncWebSocketSession",
     "AuthResult",
     "BackgroundTasks",
     "BadRequest",
@@ -103,6 +119,7 @@ __all__ = [
     "Converter",
     "Cookie",
     "Depends",
+    "EventSourceResponse",
     "File",
     "Flasgo",
     "FlasgoError",
@@ -120,6 +137,7 @@ __all__ = [
     "MemoryStore",
     "MethodNotAllowed",
     "MultiDict",
+    "NDJSONResponse",
     "NotFound",
     "PayloadTooLarge",
     "PlainTextResponse",
@@ -141,6 +159,7 @@ __all__ = [
     "SSRFResolvedURL",
     "SSRFViolation",
     "SecurityFailureThrottle",
+    "ServerSentEvent",
     "ServerSideSessions",
     "Session",
     "SessionBackend",
@@ -148,6 +167,7 @@ __all__ = [
     "SetupFrozenError",
     "StoreUnavailable",
     "StreamingResponse",
+    "SyncWebSocketSession",
     "TestClient",
     "TestResponse",
     "TooManyRequests",
@@ -161,6 +181,7 @@ __all__ = [
     "WebSocketDenied",
     "WebSocketDisconnect",
     "WebSocketException",
+    "WebSocketHandshakeError",
     "__version__",
     "abort",
     "bearer_token_backend",
