@@ -25,6 +25,7 @@ from flasgo.handlers import compile_handler
 from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
 from flasgo.ratelimit import RateLimitBackend
+from flasgo.realtime import Channels
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
 from flasgo.routing import Converter, Router, parse_rule
@@ -125,6 +126,7 @@ class Flasgo(Scaffold):
         self._direct = False
         self._http: ASGIApp = self._serve_first
         self._sockets: SocketDispatcher | None = None
+        self._channels: Channels | None = None
         self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), _no_handler, {})
 
     # -- registration --------------------------------------------------------------------------
@@ -512,6 +514,19 @@ class Flasgo(Scaffold):
         self._entry = entry
         self._direct = not self._middleware
         return entry
+
+    @property
+    def channels(self) -> Channels:
+        """WebSocket rooms: join, leave, publish, broadcast, presence (see `Channels`).
+
+        Over Redis pub/sub (every worker) when ``REDIS_URL`` is set, else in this process.
+        Made on first use and closed at lifespan shutdown.
+        """
+        channels = self._channels
+        if channels is None:
+            channels = self._channels = Channels.from_settings(self.settings)
+            self._lifespan.shutdown.append(channels.close)
+        return channels
 
     @property
     def security_throttle(self) -> SecurityFailureThrottle | None:

@@ -707,6 +707,18 @@ class _Keys:
         low=0,
         above=True,
     )
+    WEBSOCKET_SEND_QUEUE_SIZE: int = _int(
+        64,
+        "Room messages one WebSocket connection may have waiting to be sent; a client that "
+        "falls further behind is dropped with close 1013.",
+    )
+    WEBSOCKET_SEND_TIMEOUT: float = _float(
+        5.0,
+        "Seconds one room message may take to send to a client before it is dropped with "
+        "close 1013.",
+        low=0,
+        above=True,
+    )
     WEBSOCKET_IDLE_TIMEOUT: float = _float(
         0.0,
         "Seconds a WebSocket receive waits for the peer before closing with 1001; 0 waits "
