@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from types import ModuleType
 
 from flasgo.exceptions import ConfigurationError
-from flasgo.realtime.channels import Deliver
 from flasgo.stores import StoreUnavailable
 
 __all__ = ["RedisBroker"]
@@ -23,6 +23,9 @@ __all__ = ["RedisBroker"]
 log = logging.getLogger("flasgo.websocket")
 
 _PREFIX = "flasgo:channel:"
+
+# What `Channels` hands the broker: called with each (room, payload) that arrives.
+Deliver = Callable[[str, bytes], None]
 
 
 def _import_redis() -> ModuleType:
