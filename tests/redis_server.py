@@ -72,8 +72,9 @@ def _answers_ping(port: int) -> bool:
 class RedisServer:
     """One ``redis-server`` process on a loopback port, without persistence."""
 
-    def __init__(self, binary: str) -> None:
-        self.port = _free_port()
+    def __init__(self, binary: str, port: int | None = None) -> None:
+        self.binary = binary
+        self.port = port if port is not None else _free_port()
         self.process = subprocess.Popen(
             [
                 binary,
@@ -100,6 +101,11 @@ class RedisServer:
     def url(self) -> str:
         """The server's ``redis://`` URL (database 0)."""
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def restart(self) -> RedisServer:
+        """Stop this server and start a new, empty one on the same port."""
+        self.stop()
+        return RedisServer(self.binary, self.port)
 
     def stop(self) -> None:
         """Terminate the server and wait for it (killing it after 5 seconds)."""

@@ -69,6 +69,7 @@ from flasgo.settings import Settings
 from flasgo.staticfiles import FileResponse, send_file, send_from_directory
 from flasgo.stores import MemoryStore, StoreUnavailable
 from flasgo.stores.redis import RedisStore
+from flasgo.streaming import EventSourceResponse, NDJSONResponse, ServerSentEvent
 from flasgo.uploads import UploadedFile
 from flasgo.url import url_for
 from flasgo.validation import (
@@ -76,7 +77,7 @@ from flasgo.validation import (
     ValidationIssue,
     allow_unknown_fields,
 )
-from flasgo.websocket import WebSocket, WebSocketDisconnect
+from flasgo.websocket import WebSocket, WebSocketDisconnect, WebSocketException
 
 if TYPE_CHECKING:
     from flasgo.templating import (
@@ -87,7 +88,16 @@ if TYPE_CHECKING:
         TemplateNotFound,
         create_template_environment,
     )
-    from flasgo.testing import TestClient, TestResponse, WebSocketClosed, WebSocketDenied
+    from flasgo.testing import (
+        AsyncTestStream,
+        AsyncWebSocketSession,
+        SyncWebSocketSession,
+        TestClient,
+        TestResponse,
+        WebSocketClosed,
+        WebSocketDenied,
+        WebSocketHandshakeError,
+    )
 
 __version__ = "0.1.0"
 
@@ -99,6 +109,10 @@ _LAZY = {
     "Template": "flasgo.templating",
     "TemplateNotFound": "flasgo.templating",
     "create_template_environment": "flasgo.templating",
+    "AsyncTestStream": "flasgo.testing",
+    "AsyncWebSocketSession": "flasgo.testing",
+    "SyncWebSocketSession": "flasgo.testing",
+    "WebSocketHandshakeError": "flasgo.testing",
     "TestClient": "flasgo.testing",
     "TestResponse": "flasgo.testing",
     "WebSocketClosed": "flasgo.testing",
@@ -120,6 +134,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AllowAny",
+    "AsyncTestStream",
+    "AsyncWebSocketSession",
     "AuthResult",
     "BackgroundTasks",
     "BadRequest",
@@ -132,6 +148,7 @@ __all__ = [
     "Converter",
     "Cookie",
     "Depends",
+    "EventSourceResponse",
     "File",
     "FileResponse",
     "Flasgo",
@@ -151,6 +168,7 @@ __all__ = [
     "MemoryStore",
     "MethodNotAllowed",
     "MultiDict",
+    "NDJSONResponse",
     "NotFound",
     "PayloadTooLarge",
     "PlainTextResponse",
@@ -176,6 +194,7 @@ __all__ = [
     "SecureTemplateLoader",
     "SecurityConfig",
     "SecurityFailureThrottle",
+    "ServerSentEvent",
     "ServerSideSessions",
     "Session",
     "SessionBackend",
@@ -183,6 +202,7 @@ __all__ = [
     "SetupFrozenError",
     "StoreUnavailable",
     "StreamingResponse",
+    "SyncWebSocketSession",
     "Template",
     "TemplateNotFound",
     "TestClient",
@@ -198,6 +218,8 @@ __all__ = [
     "WebSocketClosed",
     "WebSocketDenied",
     "WebSocketDisconnect",
+    "WebSocketException",
+    "WebSocketHandshakeError",
     "__version__",
     "abort",
     "allow_unknown_fields",

@@ -28,6 +28,7 @@ from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
 from flasgo.pages import PageSupport, add_static_route, find_root_path
 from flasgo.ratelimit import RateLimitBackend
+from flasgo.realtime import Channels
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
 from flasgo.routing import Converter, Router, parse_rule
@@ -160,6 +161,7 @@ class Flasgo(PageSupport, Scaffold):
         self._direct = False
         self._http: ASGIApp = self._serve_first
         self._sockets: SocketDispatcher | None = None
+        self._channels: Channels | None = None
         self._fallback = Endpoint("", compile_handler(_no_handler, {}), (self,), _no_handler, {})
         if static_folder is not None and import_name is not None:
             folder = self.root_path / static_folder
@@ -602,7 +604,7 @@ class Flasgo(PageSupport, Scaffold):
         self._lifespan.shutdown.extend(compiled.closers)
         self._http = compiled.pipeline.handle
         self._sockets = SocketDispatcher(
-            self, self._ws_router, compiled.pipeline.host_validator, self.settings
+            self, self._ws_router, compiled.pipeline, self.settings, compiled.socket_guards
         )
         entry: ASGIApp = self._asgi
         for middleware, args, options in reversed(self._middleware):
@@ -610,6 +612,19 @@ class Flasgo(PageSupport, Scaffold):
         self._entry = entry
         self._direct = not self._middleware
         return entry
+
+    @property
+    def channels(self) -> Channels:
+        """WebSocket rooms: join, leave, publish, broadcast, presence (see `Channels`).
+
+        Over Redis pub/sub (every worker) when ``REDIS_URL`` is set, else in this process.
+        Made on first use and closed at lifespan shutdown.
+        """
+        channels = self._channels
+        if channels is None:
+            channels = self._channels = Channels.from_settings(self.settings)
+            self._lifespan.shutdown.append(channels.close)
+        return channels
 
     @property
     def security_throttle(self) -> SecurityFailureThrottle | None:

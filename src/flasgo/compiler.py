@@ -71,6 +71,7 @@ class Compiled:
     rate_limiter: RateLimitBackend | None
     throttle: SecurityFailureThrottle | None
     closers: list[Closer] = field(default_factory=list)
+    socket_guards: dict[Endpoint, Guard] = field(default_factory=dict)
 
 
 def header_policy(settings: Settings) -> HeaderPolicy:
@@ -95,8 +96,8 @@ def compile_pipeline(given: Registrations) -> Compiled:
     """Compile `given` into the app's pipeline.
 
     Raises:
-        ConfigurationError: A route's auth backend is missing, a WebSocket route has auth
-            requirements or rate limits.
+        ConfigurationError: A route's auth backend is missing, a WebSocket route has rate
+            limits.
     """
     settings = given.settings
     closers: list[Closer] = []
@@ -111,10 +112,12 @@ def compile_pipeline(given: Registrations) -> Compiled:
     for name, converter in given.converters:
         router.add_converter(name, converter)
     pipeline_ref: list[Pipeline] = []
+    socket_guards: dict[Endpoint, Guard] = {}
     for endpoint in given.endpoints:
         if endpoint.websocket:
             route_rules(endpoint.func, (), rule=endpoint.rule, websocket=True)
-            _guard(given, endpoint)
+            if (socket_guard := _guard(given, endpoint)) is not None:
+                socket_guards[endpoint] = socket_guard
             continue
         rules = route_rules(endpoint.func, endpoint.scopes, rule=endpoint.rule, websocket=False)
         limits: tuple[EndpointLimits | None, EndpointLimits | None] | None = None
@@ -157,7 +160,7 @@ def compile_pipeline(given: Registrations) -> Compiled:
         screen=screen,
     )
     pipeline_ref.append(pipeline)
-    return Compiled(pipeline, csrf, limiter, throttle, closers)
+    return Compiled(pipeline, csrf, limiter, throttle, closers, socket_guards)
 
 
 def _guard(given: Registrations, endpoint: Endpoint) -> Guard | None:

@@ -255,6 +255,27 @@ class Pipeline:
 
     # -- before routing ------------------------------------------------------------------------
 
+    def admit(self, scope: dict[str, Any]) -> tuple[dict[str, Any], Refusal | None]:
+        """Screen a scope as `handle` does before routing (WebSocket handshakes use it).
+
+        Returns:
+            The scope with trusted proxy headers applied, and the refusal or None.
+        """
+        proxy = self._screen.proxy
+        if proxy is not None:
+            scope = proxy.apply(scope)
+        checked = self._check(scope)
+        return scope, checked if isinstance(checked, Refusal) else None
+
+    async def load_session(self, request: Request) -> None:
+        """Load a server-side session before a handler when its cookie came.
+
+        Raises:
+            HTTPException: The session store failed (503).
+        """
+        if self._preload and self._sessions.has_cookie(request):
+            request.state.session = await self._sessions.load(request)
+
     def _check(self, scope: dict[str, Any]) -> Refusal | bool:
         """The pre-routing screen: a `Refusal`, or whether a browser sent the request.
 

@@ -376,6 +376,14 @@ class Request:
                     raise _too_large(limit)
                 yield chunk
 
+    async def wait_disconnected(self) -> None:
+        """Return once the client has gone (``http.disconnect``), after the rest of its body.
+
+        Streaming responses run it beside the body to stop producing for a client that left.
+        """
+        while (await self._receive())["type"] != "http.disconnect":
+            pass  # NOTE: body chunks nobody read are dropped; the response is under way.
+
     async def _receive_chunk(self) -> tuple[bytes, bool]:
         while True:
             message = await self._receive()

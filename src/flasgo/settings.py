@@ -691,7 +691,39 @@ class _Keys:
         65_536, "Largest WebSocket message in bytes; also the server's frame size limit."
     )
     WEBSOCKET_MAX_MESSAGES_PER_MINUTE: int = _int(
-        120, "Messages one WebSocket may send per minute. Reserved: not read by this version."
+        120,
+        "Messages one WebSocket connection may send per minute, sustained; above it the "
+        "connection is closed with 1008.",
+    )
+    WEBSOCKET_MESSAGE_BURST: int = _int(
+        30,
+        "Messages one WebSocket connection may send at once before "
+        "WEBSOCKET_MAX_MESSAGES_PER_MINUTE applies (a token bucket of this size).",
+    )
+    WEBSOCKET_HANDSHAKE_TIMEOUT: float = _float(
+        10.0,
+        "Seconds a WebSocket handler has, from the handshake, to accept or deny it (the "
+        "session and auth backend included); then the handshake is refused with 408.",
+        low=0,
+        above=True,
+    )
+    WEBSOCKET_SEND_QUEUE_SIZE: int = _int(
+        64,
+        "Room messages one WebSocket connection may have waiting to be sent; a client that "
+        "falls further behind is dropped with close 1013.",
+    )
+    WEBSOCKET_SEND_TIMEOUT: float = _float(
+        5.0,
+        "Seconds one room message may take to send to a client before it is dropped with "
+        "close 1013.",
+        low=0,
+        above=True,
+    )
+    WEBSOCKET_IDLE_TIMEOUT: float = _float(
+        0.0,
+        "Seconds a WebSocket receive waits for the peer before closing with 1001; 0 waits "
+        "forever (the server's ping/pong keepalive still drops dead peers).",
+        low=0,
     )
 
     # Serving

@@ -1,10 +1,20 @@
-"""The `WebSocket` connection handlers receive: handshake, messages, close codes."""
+"""The `WebSocket` connection handlers receive: handshake, messages, close codes.
+
+It owns what a single connection enforces on its own: the message size (close 1009), text
+that is not UTF-8 (1007), the frame type a handler asked for (1003), the per-connection
+message rate and burst (1008), the idle timeout (1001), and `WebSocketException(code,
+reason)`. Each violation is reported to the dispatcher (``on_violation``), which logs it as
+a security event.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flasgo.cookies import parse_cookie_header
 from flasgo.datastructures import Headers, MultiDict
@@ -13,9 +23,12 @@ from flasgo.jsonenc import decode_json, encode_json
 from flasgo.querystring import parse_query_string
 
 if TYPE_CHECKING:
-    from flasgo.request import RequestApp
+    from flasgo.request import Request, RequestApp
+    from flasgo.sessiondata import Session
+    from flasgo.settings import Settings
+    from flasgo.user import User
 
-__all__ = ["WebSocket", "WebSocketDisconnect"]
+__all__ = ["SocketLimits", "Violation", "WebSocket", "WebSocketDisconnect", "WebSocketException"]
 
 log = logging.getLogger("flasgo.websocket")
 
@@ -31,6 +44,69 @@ class WebSocketDisconnect(FlasgoError):
         super().__init__(f"WebSocket closed with code {code}")
         self.code = code
         self.reason = reason
+
+
+class WebSocketException(FlasgoError):
+    """Raise in a WebSocket handler to close the connection with `code` and `reason`.
+
+    Before the handshake was accepted it refuses the handshake (the server answers 403).
+
+    Args:
+        code: A close code an endpoint may send (1000-1014 or 3000-4999).
+        reason: A short reason (at most 123 bytes of UTF-8).
+
+    Raises:
+        ValueError: The code may not be sent or the reason is too long.
+    """
+
+    def __init__(self, code: int = 1008, reason: str = "") -> None:
+        check_close(code, reason)
+        super().__init__(f"WebSocket closed with code {code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+def check_close(code: int, reason: str) -> None:
+    """Validate a close code and reason an endpoint wants to send.
+
+    Raises:
+        ValueError: The code may not be sent or the reason is over 123 bytes.
+    """
+    if not (code in _SENDABLE_CODES or 3000 <= code <= 4999):
+        raise ValueError(f"{code} is not a close code an endpoint may send.")
+    if len(reason.encode()) > 123:
+        raise ValueError("A close reason must be at most 123 bytes.")
+
+
+@dataclass(frozen=True, slots=True)
+class SocketLimits:
+    """What each connection enforces, read once from the settings.
+
+    Attributes:
+        max_message_bytes: Largest message (close 1009 above it).
+        messages_per_minute: Sustained message rate (close 1008 above it).
+        burst: Messages a connection may send at once before the rate applies.
+        idle_timeout: Seconds a receive waits for the peer before closing 1001 (0: never).
+    """
+
+    max_message_bytes: int
+    messages_per_minute: int
+    burst: int
+    idle_timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SocketLimits:
+        """The limits the ``WEBSOCKET_*`` settings describe."""
+        return cls(
+            settings.WEBSOCKET_MAX_MESSAGE_BYTES,
+            settings.WEBSOCKET_MAX_MESSAGES_PER_MINUTE,
+            settings.WEBSOCKET_MESSAGE_BURST,
+            settings.WEBSOCKET_IDLE_TIMEOUT,
+        )
+
+
+# A violation the connection closed on: its reason code (the security event) and close code.
+Violation = Callable[[str, int], Awaitable[None]]
 
 
 class WebSocket:
@@ -50,6 +126,11 @@ class WebSocket:
         send: Any,
         app: RequestApp,
         path_params: dict[str, Any] | None = None,
+        *,
+        limits: SocketLimits | None = None,
+        request: Request | None = None,
+        subprotocols: tuple[str, ...] = (),
+        on_violation: Violation | None = None,
     ) -> None:
         self.scope = scope
         self._receive = receive
@@ -64,6 +145,14 @@ class WebSocket:
         self._connected = False
         self._headers: Headers | None = None
         self._args: MultiDict | None = None
+        self._limits = limits or SocketLimits.from_settings(app.settings)
+        self._request = request
+        self._preferred = subprotocols
+        self._on_violation = on_violation
+        self._on_accept: Callable[[], object] | None = None
+        self.accepted_subprotocol: str | None = None
+        self._tokens = float(self._limits.burst)
+        self._stamp = time.monotonic()
 
     # -- the handshake ---------------------------------------------------------------------------
 
@@ -102,6 +191,31 @@ class WebSocket:
         """Subprotocols the client offered, in its order of preference."""
         return list(self.scope.get("subprotocols", []))
 
+    def on_accept(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once the handshake is accepted (the dispatcher's timeout)."""
+        self._on_accept = callback
+
+    @property
+    def request(self) -> Request:
+        """The handshake as a `Request` (headers, cookies, session, user, request id).
+
+        Raises:
+            RuntimeError: The connection was made without one (outside the dispatcher).
+        """
+        if self._request is None:
+            raise RuntimeError("This WebSocket has no handshake request.")
+        return self._request
+
+    @property
+    def session(self) -> Session:
+        """The session the handshake carried (read-only: a WebSocket never writes it)."""
+        return self.request.session
+
+    @property
+    def user(self) -> User:
+        """Who opened the connection (the route's auth backend, else the session)."""
+        return self.request.user
+
     @property
     def client(self) -> tuple[str, int] | None:
         """The client's (host, port), if known."""
@@ -128,8 +242,12 @@ class WebSocket:
         """
         if self.accepted or self.closed:
             raise RuntimeError("This WebSocket was already accepted or closed.")
-        if subprotocol is not None and subprotocol not in self.subprotocols:
+        offered = self.subprotocols
+        if subprotocol is not None and subprotocol not in offered:
             raise ValueError(f"The client did not offer subprotocol {subprotocol!r}.")
+        if subprotocol is None and self._preferred:
+            # The route's subprotocols, in the server's order of preference.
+            subprotocol = next((p for p in self._preferred if p in offered), None)
         await self._wait_connect()
         message: dict[str, Any] = {"type": "websocket.accept", "subprotocol": subprotocol}
         if headers:
@@ -139,6 +257,9 @@ class WebSocket:
             ]
         await self._send(message)
         self.accepted = True
+        self.accepted_subprotocol = subprotocol
+        if self._on_accept is not None:
+            self._on_accept()
 
     async def deny(
         self,
@@ -176,15 +297,54 @@ class WebSocket:
     # -- messages ------------------------------------------------------------------------------
 
     async def receive(self) -> dict[str, Any]:
-        """The next raw ASGI message (``websocket.receive`` or ``websocket.disconnect``)."""
+        """The next raw ASGI message (``websocket.receive`` or ``websocket.disconnect``).
+
+        A message over the connection's rate closes it with 1008; a peer silent for longer
+        than ``WEBSOCKET_IDLE_TIMEOUT`` is closed with 1001.
+
+        Raises:
+            WebSocketDisconnect: The rate or idle limit closed the connection.
+        """
         if not self.accepted:
             raise RuntimeError("Call accept() before receiving messages.")
-        message: dict[str, Any] = await self._receive()
+        idle = self._limits.idle_timeout
+        if idle:
+            try:
+                async with asyncio.timeout(idle):
+                    message: dict[str, Any] = await self._receive()
+            except TimeoutError:
+                await self._violate("websocket-idle-timeout", 1001, "Idle timeout")
+        else:
+            message = await self._receive()
         if message["type"] == "websocket.disconnect":
             self.closed = True
             self.close_code = message.get("code", 1000)
             self.close_reason = message.get("reason") or ""
+        elif not self._take_token():
+            await self._violate("websocket-rate-limited", 1008, "Too many messages")
         return message
+
+    def _take_token(self) -> bool:
+        """Token bucket: `burst` at once, refilled at ``messages_per_minute``."""
+        limits = self._limits
+        now = time.monotonic()
+        tokens = min(
+            float(limits.burst),
+            self._tokens + (now - self._stamp) * limits.messages_per_minute / 60.0,
+        )
+        self._stamp = now
+        if tokens < 1.0:
+            self._tokens = tokens
+            return False
+        self._tokens = tokens - 1.0
+        return True
+
+    async def _violate(self, reason_code: str, code: int, reason: str) -> NoReturn:
+        """Close with `code`, report the violation, and raise `WebSocketDisconnect`."""
+        await self.close(code, reason)
+        if self._on_violation is not None:
+            await self._on_violation(reason_code, code)
+        raise WebSocketDisconnect(code, reason)
 
     async def _receive_data(self) -> str | bytes:
         if self.closed:
@@ -193,27 +353,36 @@ class WebSocket:
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
         text = message.get("text")
-        data: str | bytes = text if text is not None else (message.get("bytes") or b"")
-        size = len(data.encode()) if isinstance(data, str) else len(data)
-        if size > self.app.settings.WEBSOCKET_MAX_MESSAGE_BYTES:
-            await self.close(1009, "Message too big")
-            raise WebSocketDisconnect(1009, "Message too big")
-        return data
+        limit = self._limits.max_message_bytes
+        if text is not None:
+            # PERF: ASCII text is measured without encoding it.
+            if text.isascii():
+                size = len(text)
+            else:
+                try:
+                    size = len(text.encode())
+                except UnicodeEncodeError:  # lone surrogates: the frame was not UTF-8
+                    await self._violate("websocket-invalid-utf8", 1007, "Invalid UTF-8")
+            if size > limit:
+                await self._violate("websocket-message-too-big", 1009, "Message too big")
+            return str(text)
+        data = message.get("bytes") or b""
+        if len(data) > limit:
+            await self._violate("websocket-message-too-big", 1009, "Message too big")
+        return bytes(data)
 
     async def receive_text(self) -> str:
         """The next text message (a bytes message closes with 1003)."""
         data = await self._receive_data()
         if not isinstance(data, str):
-            await self.close(1003, "Expected a text message")
-            raise WebSocketDisconnect(1003, "Expected a text message")
+            await self._violate("websocket-wrong-frame", 1003, "Expected a text message")
         return data
 
     async def receive_bytes(self) -> bytes:
         """The next binary message (a text message closes with 1003)."""
         data = await self._receive_data()
         if not isinstance(data, bytes):
-            await self.close(1003, "Expected a binary message")
-            raise WebSocketDisconnect(1003, "Expected a binary message")
+            await self._violate("websocket-wrong-frame", 1003, "Expected a binary message")
         return data
 
     async def receive_json(self) -> Any:
@@ -223,8 +392,7 @@ class WebSocket:
         try:
             return decode_json(raw, max_depth=self.app.settings.MAX_JSON_DEPTH)
         except FlasgoError:
-            await self.close(1007, "Invalid JSON")
-            raise WebSocketDisconnect(1007, "Invalid JSON") from None
+            await self._violate("websocket-invalid-json", 1007, "Invalid JSON")
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Yield text messages until the peer disconnects."""
@@ -275,10 +443,7 @@ class WebSocket:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection with `code` (1000-1014 or 3000-4999) and a short reason."""
-        if not (code in _SENDABLE_CODES or 3000 <= code <= 4999):
-            raise ValueError(f"{code} is not a close code an endpoint may send.")
-        if len(reason.encode()) > 123:
-            raise ValueError("A close reason must be at most 123 bytes.")
+        check_close(code, reason)
         if self.closed:
             return
         if not self.accepted:

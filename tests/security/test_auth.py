@@ -609,18 +609,6 @@ def test_registration_is_validated() -> None:
         app.authorize(backend="")
 
 
-def test_websocket_routes_refuse_requirements() -> None:
-    app = Flasgo()
-
-    @app.websocket("/ws")
-    @app.authorize()
-    async def ws(websocket: Any) -> None:  # pragma: no cover - never served
-        await websocket.close()
-
-    with pytest.raises(ConfigurationError, match="WebSocket"):
-        app.test_client().get("/")
-
-
 @pytest.mark.parametrize(
     ("header", "token"),
     [

@@ -454,18 +454,13 @@ def compile_guard(
     `User` parameter and the app has a user loader, so the loader runs before the handler.
 
     Raises:
-        ConfigurationError: The backend is not registered, or a WebSocket route is protected.
+        ConfigurationError: The backend is not registered.
     """
     requirement = route_requirement(func, scopes)
     if requirement is None:
         if registry.user_loader is None or not _takes_user(func):
             return None
         requirement = Requirement((AllowAny(),), "session")
-    if websocket:
-        raise ConfigurationError(
-            f"WebSocket route {rule!r} has authorization requirements, which "
-            "WebSocket routes do not support yet; check credentials in the handler."
-        )
     backend = registry.backends.get(requirement.backend)
     if backend is None:
         known = ", ".join(sorted(registry.backends))

@@ -21,18 +21,28 @@ from flasgo.testing.websocket import (
     WebSocketTestSession,
 )
 
+# The upstream names of the same classes.
+AsyncTestStream = AsyncStreamingTestResponse
+AsyncWebSocketSession = AsyncWebSocketTestSession
+SyncWebSocketSession = WebSocketTestSession
+WebSocketHandshakeError = WebSocketDenied
+
 __all__ = [
     "MAX_REDIRECTS",
     "UNSET",
     "AsyncStreamingTestResponse",
+    "AsyncTestStream",
+    "AsyncWebSocketSession",
     "AsyncWebSocketTestSession",
     "RequestOptions",
     "ResponseHeaders",
     "StreamingTestResponse",
+    "SyncWebSocketSession",
     "TestClient",
     "TestResponse",
     "TooManyRedirectsError",
     "WebSocketClosed",
     "WebSocketDenied",
+    "WebSocketHandshakeError",
     "WebSocketTestSession",
 ]

@@ -10,6 +10,9 @@ from flasgo.testing.validation import HTTPResponseValidator
 
 __all__ = ["HTTPExchange"]
 
+# Seconds an app that watches for the disconnect gets to end on its own before it is cancelled.
+DISCONNECT_GRACE = 2.0
+
 
 class HTTPExchange:
     """Drive one HTTP request: `start()`, then `next_chunk()` until None, then `aclose()`.
@@ -26,6 +29,7 @@ class HTTPExchange:
         self._validator = HTTPResponseValidator()
         self._messages: asyncio.Queue[Message] = asyncio.Queue(MAX_PENDING)
         self._request_sent = False
+        self._watching = False
         self._gone = asyncio.Event()
         self._violation: AssertionError | None = None
         self._task: asyncio.Task[None] | None = None
@@ -73,6 +77,10 @@ class HTTPExchange:
             return
         self._task = None
         self._gone.set()
+        if not self._finished and self._watching:
+            # The app listens for http.disconnect: let it notice and end by itself, as it
+            # would under a server, so its own cleanup path is what runs.
+            await asyncio.wait((task,), timeout=DISCONNECT_GRACE)
         error = await finish_task(task, cancel=not self._finished)
         if self._surfaced:
             return
@@ -99,6 +107,7 @@ class HTTPExchange:
         if not self._request_sent:
             self._request_sent = True
             return {"type": "http.request", "body": self._body, "more_body": False}
+        self._watching = True
         await self._gone.wait()
         return {"type": "http.disconnect"}
 
