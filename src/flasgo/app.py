@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
@@ -37,6 +37,8 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.settings import Settings
 from flasgo.sockets import SocketDispatcher, compile_websocket_handler
+from flasgo.tasks import Task, TaskQueue
+from flasgo.tasks.runtime import TaskService, task_backend
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["Flasgo", "RouteInfo", "current_app"]
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,8 @@ class Flasgo(Scaffold):
         self._throttle = security_throttle
         self.settings: Settings = Settings.load(settings)
         self.state = SimpleNamespace()
+        # Durable tasks (@app.task); the store opens on first use or at startup.
+        self.tasks = TaskQueue(lambda: task_backend(self.settings))
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
         self.request_ids = RequestIds()
@@ -287,6 +293,33 @@ class Flasgo(Scaffold):
         self._check_setup()
         self.auth.user_loader = func
         return func
+
+    @overload
+    def task(
+        self, func: Callable[P, R], /, *, name: str | None = None, **options: Any
+    ) -> Task[P, R]: ...
+    @overload
+    def task(
+        self, func: None = None, /, *, name: str | None = None, **options: Any
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+    def task(
+        self, func: Callable[P, R] | None = None, /, *, name: str | None = None, **options: Any
+    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+        """Register a durable task: ``@app.task`` or ``@app.task(queue=..., retries=...)``.
+
+        The function (sync or async) gets ``.delay(*args, **kwargs)`` and ``.enqueue(args,
+        kwargs, priority=, countdown=, eta=, idempotency_key=)``; ``flasgo worker`` runs it.
+        `options` are those of `flasgo.tasks.TaskOptions`.
+
+        Raises:
+            ConfigurationError: The name is taken or an option is invalid.
+        """
+        self._check_setup()
+
+        def register(target: Callable[P, R]) -> Task[P, R]:
+            return self.tasks.register(target, name=name, **options)
+
+        return register if func is None else register(func)
 
     # -- introspection -------------------------------------------------------------------------
 
@@ -502,6 +535,10 @@ class Flasgo(Scaffold):
         self._throttle = compiled.throttle
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(compiled.closers)
+        if self.tasks.registry:
+            service = TaskService(self.tasks, self.settings)
+            self._lifespan.startup.append(service.start)
+            self._lifespan.shutdown.append(service.stop)
         self._http = compiled.pipeline.handle
         self._sockets = SocketDispatcher(
             self, self._ws_router, compiled.pipeline.host_validator, self.settings

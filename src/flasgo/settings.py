@@ -708,6 +708,35 @@ class _Keys:
         optional=True,
     )
 
+    # Background tasks
+    TASKS_DATABASE: str = _text(
+        "flasgo-tasks.sqlite3",
+        "SQLite file of the durable task queue (@app.task), created on first use; relative "
+        "paths are from the working directory. Every web and worker process must see the "
+        "same file.",
+        non_empty=True,
+    )
+    TASKS_CONCURRENCY: int = _int(
+        4, "Tasks of one queue that one `flasgo worker` process runs at once."
+    )
+    TASKS_LEASE_SECONDS: float = _float(
+        30.0,
+        "Seconds a worker holds a task before another may take it; renewed every third of "
+        "that while the task runs, so a task of a dead worker runs again after at most this.",
+        low=0,
+        above=True,
+    )
+    TASKS_DRAIN_SECONDS: float = _float(
+        10.0,
+        "Seconds in-flight tasks get to finish when a worker stops; the rest are handed back.",
+        low=0,
+    )
+    TASKS_IN_PROCESS_WORKER: bool = _bool(
+        False,
+        "Run a task worker inside the app process between lifespan startup and shutdown "
+        "(for development and single-process deployments).",
+    )
+
     # Metrics and tracing
     METRICS_ENABLED: bool = _bool(
         False,
