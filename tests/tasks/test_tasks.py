@@ -512,3 +512,35 @@ def test_a_database_that_cannot_be_created_is_reported(tmp_path: Path) -> None:
     queue = TaskQueue(SQLiteTaskBackend(blocker / "tasks.sqlite3"))
     with pytest.raises(TaskBackendError, match="cannot be opened for writing"):
         asyncio.run(queue.open())
+
+
+def test_an_app_with_an_in_process_worker_runs_what_a_route_enqueues(
+    make_app: Callable[..., Flasgo], tmp_path: Path
+) -> None:
+    app = make_app(
+        TASKS_DATABASE=str(tmp_path / "app.sqlite3"),
+        TASKS_IN_PROCESS_WORKER=True,
+        CSRF_ENABLED=False,
+    )
+
+    @app.task(name="greet")
+    async def greet(name: str) -> str:
+        return f"hello {name}"
+
+    @app.post("/greet/<name>")
+    async def start(name: str) -> dict[str, str]:
+        return {"id": (await greet.delay(name)).id}
+
+    @app.get("/tasks/<task_id>")
+    async def status(task_id: str) -> dict[str, Any]:
+        info = await app.tasks.info(task_id)
+        return {"state": info.state, "result": info.result}
+
+    with app.test_client() as client:
+        task_id = client.post("/greet/ada").json()["id"]
+        deadline = time.monotonic() + WAIT
+        body = client.get(f"/tasks/{task_id}").json()
+        while body["state"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.01)
+            body = client.get(f"/tasks/{task_id}").json()
+    assert body == {"state": "done", "result": "hello ada"}
