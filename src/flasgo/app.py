@@ -37,8 +37,7 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.settings import Settings
 from flasgo.sockets import SocketDispatcher, compile_websocket_handler
-from flasgo.tasks import Task, TaskQueue
-from flasgo.tasks.runtime import TaskService, task_backend
+from flasgo.tasks.queue import Task, TaskQueue
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from flasgo.security.hosts import HostValidator
     from flasgo.security.outbound import SafeHTTPClient
     from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
+    from flasgo.tasks.backend import TaskBackend
     from flasgo.testing import TestClient
     from flasgo.user import User
 
@@ -99,7 +99,7 @@ class Flasgo(Scaffold):
         self.settings: Settings = Settings.load(settings)
         self.state = SimpleNamespace()
         # Durable tasks (@app.task); the store opens on first use or at startup.
-        self.tasks = TaskQueue(lambda: task_backend(self.settings))
+        self.tasks = TaskQueue(self._task_backend)
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
         self.request_ids = RequestIds()
@@ -321,6 +321,11 @@ class Flasgo(Scaffold):
 
         return register if func is None else register(func)
 
+    def _task_backend(self) -> TaskBackend:
+        from flasgo.tasks.runtime import task_backend
+
+        return task_backend(self.settings)
+
     # -- introspection -------------------------------------------------------------------------
 
     @property
@@ -536,6 +541,8 @@ class Flasgo(Scaffold):
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(compiled.closers)
         if self.tasks.registry:
+            from flasgo.tasks.runtime import TaskService
+
             service = TaskService(self.tasks, self.settings)
             self._lifespan.startup.append(service.start)
             self._lifespan.shutdown.append(service.stop)
