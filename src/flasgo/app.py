@@ -41,6 +41,7 @@ from flasgo.tasks.queue import Task, TaskQueue
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
+    from flasgo.cache import Cache
     from flasgo.pipeline import Pipeline
     from flasgo.security.auth import AuthBackend
     from flasgo.security.hosts import HostValidator
@@ -100,6 +101,7 @@ class Flasgo(Scaffold):
         self.state = SimpleNamespace()
         # Durable tasks (@app.task); the store opens on first use or at startup.
         self.tasks = TaskQueue(self._task_backend)
+        self._cache: Cache | None = None
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
         self.request_ids = RequestIds()
@@ -320,6 +322,17 @@ class Flasgo(Scaffold):
             return self.tasks.register(target, name=name, **options)
 
         return register if func is None else register(func)
+
+    @property
+    def cache(self) -> Cache:
+        """The app's `flasgo.cache.Cache`: memory, plus Redis when ``REDIS_URL`` is set
+        (made on first use, closed at lifespan shutdown)."""
+        if self._cache is None:
+            from flasgo.cache.settings import cache_from_settings
+
+            self._cache = cache_from_settings(self.settings)
+            self._lifespan.shutdown.append(self._cache.close)
+        return self._cache
 
     def _task_backend(self) -> TaskBackend:
         from flasgo.tasks.runtime import task_backend

@@ -737,6 +737,21 @@ class _Keys:
         "(for development and single-process deployments).",
     )
 
+    # Cache
+    CACHE_MAX_ENTRIES: int = _int(
+        10_000, "Most entries app.cache keeps in process memory (least recently used out)."
+    )
+    CACHE_DEFAULT_TTL_SECONDS: float = _float(
+        300.0, "Lifetime of a cache entry set without a ttl, in seconds.", low=0, above=True
+    )
+    CACHE_L1_TTL_SECONDS: float = _float(
+        5.0,
+        "With REDIS_URL, the longest an entry stays in a process's memory before it is read "
+        "from Redis again: how long another process's invalidation may take to be seen.",
+        low=0,
+        above=True,
+    )
+
     # Metrics and tracing
     METRICS_ENABLED: bool = _bool(
         False,
