@@ -187,7 +187,16 @@ def worker(
             f"'{loaded.source}' is not a Flasgo app (it has no tasks), so it has no tasks to run"
         )
     try:
-        run_worker(loaded.app, queues=queues, concurrency=concurrency)
+        run_worker(
+            loaded.app,
+            queues=queues,
+            concurrency=concurrency,
+            on_ready=lambda worker: click.echo(
+                f"Worker {worker.name} of {loaded.source} running queues "
+                f"{', '.join(f'{name}={limit}' for name, limit in worker.queues.items())}",
+                err=True,
+            ),
+        )
     except TaskBackendError as exc:
         raise click.ClickException(str(exc)) from exc
 

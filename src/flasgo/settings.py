@@ -709,6 +709,12 @@ class _Keys:
     )
 
     # Background tasks
+    TASKS_BACKEND: Literal["auto", "sqlite", "redis"] = _choice(
+        "auto",
+        {"auto": "auto", "sqlite": "sqlite", "redis": "redis"},
+        "Where durable tasks live: 'sqlite' (the TASKS_DATABASE file, one machine), 'redis' "
+        "(Redis Streams at REDIS_URL, many machines) or 'auto' (redis when REDIS_URL is set).",
+    )
     TASKS_DATABASE: str = _text(
         "flasgo-tasks.sqlite3",
         "SQLite file of the durable task queue (@app.task), created on first use; relative "

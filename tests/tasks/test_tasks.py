@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from flasgo import Flasgo
 from flasgo.exceptions import ConfigurationError, SetupFrozenError
 from flasgo.tasks import (
+    RedisTaskBackend,
     SQLiteTaskBackend,
     TaskArgumentsError,
     TaskBackendError,
@@ -30,8 +32,38 @@ T = TypeVar("T")
 WAIT = 20.0  # seconds a test waits for a worker before it fails (never asserted as a timing)
 
 
-def make_queue(tmp_path: Path) -> TaskQueue:
-    return TaskQueue(SQLiteTaskBackend(tmp_path / "tasks.sqlite3"))
+class Store:
+    """Where a test's tasks live: a SQLite file or a Redis namespace; `queue` opens a new
+    queue on it each time (as another process would)."""
+
+    def __init__(self, kind: str, tmp_path: Path, redis_url: str | None) -> None:
+        self.kind = kind
+        self.path = tmp_path / "tasks.sqlite3"
+        self.redis_url = redis_url
+        self.namespace = f"test-tasks:{secrets.token_hex(4)}"
+
+    def queue(self) -> TaskQueue:
+        if self.redis_url is None:
+            return TaskQueue(SQLiteTaskBackend(self.path))
+        return TaskQueue(RedisTaskBackend.from_url(self.redis_url, namespace=self.namespace))
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    return Store(request.param, tmp_path, redis_url)
+
+
+def run(queue: TaskQueue, awaitable: Awaitable[T]) -> T:
+    """Await `awaitable` on a new loop, then close `queue` (its connections belong to it)."""
+
+    async def main() -> T:
+        try:
+            return await awaitable
+        finally:
+            await queue.close()
+
+    return asyncio.run(main())
 
 
 async def until_final(queue: TaskQueue, task_id: str) -> TaskInfo:
@@ -60,8 +92,8 @@ def with_worker(queue: TaskQueue, body: Callable[[Worker], Awaitable[T]], **opti
     return asyncio.run(main())
 
 
-def test_async_and_sync_tasks_return_results(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_async_and_sync_tasks_return_results(store: Store) -> None:
+    queue = store.queue()
 
     async def add(a: int, b: int) -> int:
         return a + b
@@ -84,14 +116,14 @@ def test_async_and_sync_tasks_return_results(tmp_path: Path) -> None:
     with_worker(queue, body)
 
 
-def test_calling_a_task_runs_it_here(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_calling_a_task_runs_it_here(store: Store) -> None:
+    queue = store.queue()
     double = queue.register(lambda x: x * 2, name="double")
     assert double(21) == 42
 
 
-def test_enqueue_is_durable_when_it_returns(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_enqueue_is_durable_when_it_returns(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: None, name="noop")
 
     async def main() -> str:
@@ -101,7 +133,7 @@ def test_enqueue_is_durable_when_it_returns(tmp_path: Path) -> None:
 
     task_id = asyncio.run(main())
     # A new store on the same file (as another process would open it) sees the task.
-    again = make_queue(tmp_path)
+    again = store.queue()
 
     async def read() -> TaskInfo:
         try:
@@ -112,8 +144,8 @@ def test_enqueue_is_durable_when_it_returns(tmp_path: Path) -> None:
     assert asyncio.run(read()).state == "queued"
 
 
-def test_higher_priority_runs_first(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_higher_priority_runs_first(store: Store) -> None:
+    queue = store.queue()
     order: list[str] = []
     record = queue.register(order.append, name="record")
 
@@ -122,7 +154,7 @@ def test_higher_priority_runs_first(tmp_path: Path) -> None:
         await record.enqueue(("high",), priority=10)
         await record.enqueue(("low2",), priority=0)
 
-    asyncio.run(enqueue())
+    run(queue, enqueue())
 
     async def body(worker: Worker) -> None:
         async with asyncio.timeout(WAIT):
@@ -133,8 +165,8 @@ def test_higher_priority_runs_first(tmp_path: Path) -> None:
     assert order == ["high", "low", "low2"]
 
 
-def test_countdown_and_eta_delay_a_task(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_countdown_and_eta_delay_a_task(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: "ran", name="later")
 
     async def main() -> None:
@@ -155,8 +187,8 @@ def test_countdown_and_eta_delay_a_task(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_bad_schedules_are_refused(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_bad_schedules_are_refused(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: None, name="t")
     with pytest.raises(ValueError, match="countdown or eta"):
         asyncio.run(task.enqueue(countdown=1, eta=time.time()))
@@ -166,8 +198,8 @@ def test_bad_schedules_are_refused(tmp_path: Path) -> None:
         asyncio.run(task.enqueue(idempotency_key=""))
 
 
-def test_a_failing_task_is_retried_then_succeeds(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_a_failing_task_is_retried_then_succeeds(store: Store) -> None:
+    queue = store.queue()
     calls: list[int] = []
 
     def flaky() -> str:
@@ -187,8 +219,8 @@ def test_a_failing_task_is_retried_then_succeeds(tmp_path: Path) -> None:
     assert info.error == "RuntimeError: not yet"  # the last failure is kept
 
 
-def test_a_task_out_of_retries_is_dead_lettered(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_a_task_out_of_retries_is_dead_lettered(store: Store) -> None:
+    queue = store.queue()
 
     def broken() -> None:
         raise ValueError("always")
@@ -207,8 +239,8 @@ def test_a_task_out_of_retries_is_dead_lettered(tmp_path: Path) -> None:
     assert [letter.id for letter in dead] == [info.id]
 
 
-def test_a_task_past_its_timeout_fails(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_a_task_past_its_timeout_fails(store: Store) -> None:
+    queue = store.queue()
 
     async def hang() -> None:
         await asyncio.sleep(3600)
@@ -228,8 +260,8 @@ def test_a_task_past_its_timeout_fails(tmp_path: Path) -> None:
         assert info.error == "TimeoutError: the task ran longer than its timeout of 0.05s"
 
 
-def test_an_unserialisable_result_dead_letters_without_retry(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_an_unserialisable_result_dead_letters_without_retry(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: object(), name="opaque", retries=5)
 
     async def body(worker: Worker) -> TaskInfo:
@@ -241,8 +273,8 @@ def test_an_unserialisable_result_dead_letters_without_retry(tmp_path: Path) -> 
     assert info.error.startswith("TypeError: The task's return value cannot be serialised")
 
 
-def test_unserialisable_arguments_are_refused_and_nothing_is_stored(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_unserialisable_arguments_are_refused_and_nothing_is_stored(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda value: value, name="echo")
 
     async def main() -> list[TaskInfo]:
@@ -256,8 +288,8 @@ def test_unserialisable_arguments_are_refused_and_nothing_is_stored(tmp_path: Pa
     assert asyncio.run(main()) == []
 
 
-def test_an_idempotency_key_stores_the_task_once(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_an_idempotency_key_stores_the_task_once(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda n: n, name="charge")
     other = queue.register(lambda n: n, name="refund")
 
@@ -274,8 +306,8 @@ def test_an_idempotency_key_stores_the_task_once(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_a_task_whose_worker_died_is_taken_again_after_its_lease(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_a_task_whose_worker_died_is_taken_again_after_its_lease(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: "second try", name="job")
 
     async def main() -> None:
@@ -285,7 +317,7 @@ def test_a_task_whose_worker_died_is_taken_again_after_its_lease(tmp_path: Path)
         assert claim is not None
         assert claim.id == handle.id
 
-    asyncio.run(main())
+    run(queue, main())
 
     async def body(worker: Worker) -> TaskInfo:
         info = (await queue.backend.in_state("running"))[0]
@@ -295,8 +327,8 @@ def test_a_task_whose_worker_died_is_taken_again_after_its_lease(tmp_path: Path)
     assert (info.state, info.attempts, info.result) == ("done", 2, "second try")
 
 
-def test_a_late_worker_cannot_finish_a_task_taken_from_it(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_a_late_worker_cannot_finish_a_task_taken_from_it(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: None, name="job")
 
     async def main() -> None:
@@ -317,8 +349,8 @@ def test_a_late_worker_cannot_finish_a_task_taken_from_it(tmp_path: Path) -> Non
     asyncio.run(main())
 
 
-def test_a_task_that_keeps_losing_its_worker_is_dead_lettered(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_a_task_that_keeps_losing_its_worker_is_dead_lettered(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: None, name="killer", retries=1)
 
     async def main() -> str:
@@ -328,7 +360,7 @@ def test_a_task_that_keeps_losing_its_worker_is_dead_lettered(tmp_path: Path) ->
             await asyncio.sleep(0.03)
         return handle.id
 
-    task_id = asyncio.run(main())
+    task_id = run(queue, main())
 
     async def body(worker: Worker) -> TaskInfo:
         return await until_final(queue, task_id)
@@ -338,8 +370,8 @@ def test_a_task_that_keeps_losing_its_worker_is_dead_lettered(tmp_path: Path) ->
     assert info.error == "the task lost its worker on every attempt"
 
 
-def test_an_unknown_task_name_is_retried_then_dead_lettered(tmp_path: Path) -> None:
-    producer = make_queue(tmp_path)
+def test_an_unknown_task_name_is_retried_then_dead_lettered(store: Store) -> None:
+    producer = store.queue()
     task = producer.register(lambda: None, name="only.in.producer")
 
     async def main() -> str:
@@ -349,7 +381,7 @@ def test_an_unknown_task_name_is_retried_then_dead_lettered(tmp_path: Path) -> N
             await producer.close()
 
     task_id = asyncio.run(main())
-    consumer = make_queue(tmp_path)  # a worker whose code lacks the task
+    consumer = store.queue()  # a worker whose code lacks the task
 
     async def body(worker: Worker) -> TaskInfo:
         async with asyncio.timeout(WAIT):
@@ -363,8 +395,8 @@ def test_an_unknown_task_name_is_retried_then_dead_lettered(tmp_path: Path) -> N
     assert info.error == "TaskError: no task named 'only.in.producer' is registered in this worker"
 
 
-def test_cancel_a_queued_task(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_cancel_a_queued_task(store: Store) -> None:
+    queue = store.queue()
     task = queue.register(lambda: None, name="job")
 
     async def main() -> None:
@@ -380,8 +412,8 @@ def test_cancel_a_queued_task(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_cancel_a_running_task_stops_it_at_the_next_heartbeat(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_cancel_a_running_task_stops_it_at_the_next_heartbeat(store: Store) -> None:
+    queue = store.queue()
     started = asyncio.Event()
 
     async def long() -> None:
@@ -401,8 +433,8 @@ def test_cancel_a_running_task_stops_it_at_the_next_heartbeat(tmp_path: Path) ->
     assert (info.state, info.error) == ("cancelled", "cancelled")
 
 
-def test_drain_lets_in_flight_tasks_finish(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_drain_lets_in_flight_tasks_finish(store: Store) -> None:
+    queue = store.queue()
     started = asyncio.Event()
 
     async def short() -> str:
@@ -419,12 +451,13 @@ def test_drain_lets_in_flight_tasks_finish(tmp_path: Path) -> None:
         return handle.id
 
     task_id = with_worker(queue, body, drain=WAIT)
-    info = asyncio.run(make_queue(tmp_path).info(task_id))
+    reader = store.queue()
+    info = run(reader, reader.info(task_id))
     assert (info.state, info.result) == ("done", "finished")
 
 
-def test_drain_hands_back_tasks_that_do_not_finish_in_time(tmp_path: Path) -> None:
-    queue = make_queue(tmp_path)
+def test_drain_hands_back_tasks_that_do_not_finish_in_time(store: Store) -> None:
+    queue = store.queue()
     started = asyncio.Event()
 
     async def endless() -> None:
@@ -440,7 +473,8 @@ def test_drain_hands_back_tasks_that_do_not_finish_in_time(tmp_path: Path) -> No
         return handle.id
 
     task_id = with_worker(queue, body, drain=0)
-    info = asyncio.run(make_queue(tmp_path).info(task_id))
+    reader = store.queue()
+    info = run(reader, reader.info(task_id))
     assert (info.state, info.attempts) == ("queued", 0)
 
 
@@ -460,11 +494,9 @@ def test_retry_delay_is_exponential_capped_and_jittered() -> None:
         ({"backoff": 5.0, "backoff_max": 1.0}, "backoff must be"),
     ],
 )
-def test_bad_task_options_are_refused(
-    tmp_path: Path, options: dict[str, Any], message: str
-) -> None:
+def test_bad_task_options_are_refused(store: Store, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        make_queue(tmp_path).register(lambda: None, name="t", **options)
+        store.queue().register(lambda: None, name="t", **options)
 
 
 def module_level_task() -> None:

@@ -1,8 +1,8 @@
 """``flasgo worker`` as a real process: it runs tasks, drains on SIGTERM, refuses a broken
 store, and ``kill -9`` mid-task loses nothing (the trial count is a knob).
 
-``FLASGO_TASK_KILL_TRIALS`` (default 1) and ``FLASGO_TASK_KILL_TASKS`` (default 200) size the
-kill trials; the issue's proof is ``FLASGO_TASK_KILL_TRIALS=20 FLASGO_TASK_KILL_TASKS=1000``.
+``TASKS_KILL_TRIALS`` (default 1) and ``TASKS_KILL_TASKS`` (default 200) size the
+kill trials; the issue's proof is ``TASKS_KILL_TRIALS=20 TASKS_KILL_TASKS=1000``.
 """
 
 from __future__ import annotations
@@ -20,20 +20,69 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from flasgo.tasks import SQLiteTaskBackend, TaskQueue
+from flasgo.tasks import RedisTaskBackend, SQLiteTaskBackend, TaskQueue
 
-TRIALS = int(os.environ.get("FLASGO_TASK_KILL_TRIALS", "1"))
-TASKS = int(os.environ.get("FLASGO_TASK_KILL_TASKS", "200"))
+TRIALS = int(os.environ.get("TASKS_KILL_TRIALS", "1"))
+TASKS = int(os.environ.get("TASKS_KILL_TASKS", "200"))
 CONCURRENCY = 4
 WAIT = 120.0  # seconds before a test gives up on a worker (never asserted as a timing)
 APP = str(Path(__file__).with_name("process_app.py"))
 
 
-def worker_env(database: Path, run_log: Path) -> dict[str, str]:
+class Store:
+    """A task store the test and the worker processes share: a SQLite file, or a Redis
+    database of its own (emptied first)."""
+
+    def __init__(self, tmp_path: Path, redis_url: str | None, slot: int) -> None:
+        self.database = tmp_path / "tasks.sqlite3"
+        self.redis_url = None if redis_url is None else f"{redis_url.rsplit('/', 1)[0]}/{slot}"
+        if self.redis_url is not None:
+            with redis.Redis.from_url(self.redis_url) as client:
+                client.flushdb()
+
+    def settings(self) -> dict[str, str]:
+        if self.redis_url is None:
+            return {"FLASGO_TASKS_DATABASE": str(self.database)}
+        return {"FLASGO_REDIS_URL": self.redis_url, "FLASGO_TASKS_BACKEND": "redis"}
+
+    def queue(self) -> TaskQueue:
+        if self.redis_url is None:
+            return TaskQueue(SQLiteTaskBackend(self.database))
+        return TaskQueue(RedisTaskBackend.from_url(self.redis_url))
+
+    def states(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = collections.defaultdict(list)
+        if self.redis_url is None:
+            with sqlite3.connect(self.database, timeout=30) as db:
+                rows = db.execute("SELECT state, id FROM flasgo_tasks").fetchall()
+            db.close()
+            for state, task_id in rows:
+                found[state].append(task_id)
+            return found
+        with redis.Redis.from_url(self.redis_url) as client:
+            for key in client.scan_iter(match="flasgo:tasks:task:*", count=1000):
+                state = client.hget(key, "state")
+                assert isinstance(state, bytes)
+                found[state.decode()].append(key.decode().rsplit(":", 1)[1])
+        return found
+
+
+_slots = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    # NOTE: Redis has 16 databases; each test takes one of 1-15 and empties it.
+    return Store(tmp_path, redis_url, 1 + next(_slots) % 15)
+
+
+def worker_env(store: Store, run_log: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "FLASGO_TASKS_DATABASE": str(database),
+        **store.settings(),
         "FLASGO_EXTRA__RUN_LOG": str(run_log),
         "FLASGO_TASKS_LEASE_SECONDS": "1.0",
         "FLASGO_TASKS_DRAIN_SECONDS": "5",
@@ -42,12 +91,18 @@ def worker_env(database: Path, run_log: Path) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    """Start ``flasgo worker`` and return once it says it runs (SIGTERM drains from then)."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "flasgo", "worker", APP, *extra],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    assert line.startswith(b"Worker "), line  # nothing (no warning) comes before it
+    assert b"running queues default=4" in line
+    return process
 
 
 @pytest.fixture
@@ -58,14 +113,12 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
-        assert process.stdout is not None
         assert process.stderr is not None
-        process.stdout.close()
         process.stderr.close()
 
 
-def enqueue(database: Path, name: str, arguments: list[tuple[object, ...]]) -> list[str]:
-    queue = TaskQueue(SQLiteTaskBackend(database))
+def enqueue(store: Store, name: str, arguments: list[tuple[object, ...]]) -> list[str]:
+    queue = store.queue()
     task = queue.register(lambda *a: None, name=name)
 
     async def main() -> list[str]:
@@ -75,16 +128,6 @@ def enqueue(database: Path, name: str, arguments: list[tuple[object, ...]]) -> l
             await queue.close()
 
     return asyncio.run(main())
-
-
-def states(database: Path) -> dict[str, list[str]]:
-    with sqlite3.connect(database, timeout=30) as db:
-        rows = db.execute("SELECT state, id FROM flasgo_tasks").fetchall()
-    db.close()
-    found: dict[str, list[str]] = collections.defaultdict(list)
-    for state, task_id in rows:
-        found[state].append(task_id)
-    return found
 
 
 def wait_for(predicate: object, what: str) -> None:
@@ -103,18 +146,18 @@ def executions(run_log: Path) -> collections.Counter[int]:
 
 
 def test_worker_runs_tasks_and_drains_on_sigterm(
-    tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+    store: Store, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
 ) -> None:
-    database, run_log = tmp_path / "tasks.sqlite3", tmp_path / "runs.log"
-    enqueue(database, "record", [(n,) for n in range(20)])
-    enqueue(database, "slow", [(0.5,)])
-    worker = start_worker(worker_env(database, run_log))
+    run_log = tmp_path / "runs.log"
+    enqueue(store, "record", [(n,) for n in range(20)])
+    enqueue(store, "slow", [(0.5,)])
+    worker = start_worker(worker_env(store, run_log))
     workers.append(worker)
-    wait_for(lambda: len(states(database)["done"]) >= 20, "the quick tasks")
+    wait_for(lambda: len(store.states()["done"]) >= 20, "the quick tasks")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=WAIT) == 0
     # Drained: the slow task either finished or was handed back, never left running.
-    assert states(database).get("running") is None
+    assert store.states().get("running") is None
     assert sorted(executions(run_log)) == list(range(20))
 
 
@@ -123,7 +166,7 @@ def test_worker_refuses_a_corrupted_store(tmp_path: Path) -> None:
     database.write_bytes(b"garbage" * 1000)
     done = subprocess.run(
         [sys.executable, "-m", "flasgo", "worker", APP],
-        env=worker_env(database, tmp_path / "runs.log"),
+        env=worker_env(Store(tmp_path, None, 0), tmp_path / "runs.log"),
         capture_output=True,
         timeout=WAIT,
         check=False,
@@ -147,11 +190,11 @@ def test_worker_needs_a_flasgo_app(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_kill_9_mid_task_loses_nothing(
-    tmp_path: Path, workers: list[subprocess.Popen[bytes]], trial: int
+    store: Store, tmp_path: Path, workers: list[subprocess.Popen[bytes]], trial: int
 ) -> None:
-    database, run_log = tmp_path / "tasks.sqlite3", tmp_path / "runs.log"
-    ids = enqueue(database, "record", [(n,) for n in range(TASKS)])
-    env = worker_env(database, run_log)
+    run_log = tmp_path / "runs.log"
+    ids = enqueue(store, "record", [(n,) for n in range(TASKS)])
+    env = worker_env(store, run_log)
     first = start_worker(env)
     workers.append(first)
     # The kill lands at a random point of the run (seeded by the trial for reproducibility).
@@ -159,16 +202,16 @@ def test_kill_9_mid_task_loses_nothing(
     wait_for(lambda: sum(executions(run_log).values()) >= kill_after, "the first worker")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=WAIT)
-    in_flight = set(states(database).get("running", []))
+    in_flight = set(store.states().get("running", []))
     assert len(in_flight) <= CONCURRENCY
 
     second = start_worker(env)
     workers.append(second)
-    wait_for(lambda: len(states(database)["done"]) == TASKS, "every task to complete")
+    wait_for(lambda: len(store.states()["done"]) == TASKS, "every task to complete")
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=WAIT) == 0
 
-    final = states(database)
+    final = store.states()
     assert sorted(final["done"]) == sorted(ids)  # all complete, none lost, none dead
     runs = executions(run_log)
     assert sorted(runs) == list(range(TASKS))

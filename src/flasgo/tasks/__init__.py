@@ -2,7 +2,7 @@
 
 `TaskQueue` (``app.tasks``) registers task functions and enqueues calls; a `Worker` (``flasgo
 worker APP``) runs them at least once. Backends: `SQLiteTaskBackend` (embedded, the default)
-and, later, a Redis backend for several machines.
+and `RedisTaskBackend` (Redis Streams with consumer groups, for several machines).
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ if TYPE_CHECKING:
         UnknownTaskError,
     )
     from flasgo.tasks.queue import Task, TaskHandle, TaskOptions, TaskQueue
+    from flasgo.tasks.redis import RedisTaskBackend
     from flasgo.tasks.sqlite import SQLiteTaskBackend
     from flasgo.tasks.worker import Worker
 
 __all__ = [
     "LeaseState",
+    "RedisTaskBackend",
     "SQLiteTaskBackend",
     "Task",
     "TaskArgumentsError",
@@ -49,6 +51,7 @@ _HOMES = {
     "LeaseState": "backend",
     "TaskBackend": "backend",
     "SQLiteTaskBackend": "sqlite",
+    "RedisTaskBackend": "redis",
     "Worker": "worker",
     "Task": "queue",
     "TaskHandle": "queue",

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from flasgo.context import app_var
+from flasgo.exceptions import ConfigurationError
 from flasgo.request import RequestApp
 from flasgo.settings import Settings
 from flasgo.tasks.backend import TaskBackend
@@ -31,7 +32,20 @@ class TaskApp(RequestApp, Protocol):
 
 
 def task_backend(settings: Settings) -> TaskBackend:
-    """The task store `settings` choose: the SQLite file ``TASKS_DATABASE``."""
+    """The task store `settings` choose (``TASKS_BACKEND``): Redis Streams at ``REDIS_URL``
+    for ``"redis"`` (and ``"auto"`` when ``REDIS_URL`` is set), else the SQLite file
+    ``TASKS_DATABASE``.
+
+    Raises:
+        ConfigurationError: ``"redis"`` without ``REDIS_URL``, or redis-py is missing.
+    """
+    kind = settings.TASKS_BACKEND
+    if kind == "redis" or (kind == "auto" and settings.REDIS_URL):
+        if not settings.REDIS_URL:
+            raise ConfigurationError("TASKS_BACKEND='redis' needs REDIS_URL; set it")
+        from flasgo.tasks.redis import RedisTaskBackend
+
+        return RedisTaskBackend.from_url(settings.REDIS_URL)
     return SQLiteTaskBackend(settings.TASKS_DATABASE)
 
 
@@ -92,9 +106,16 @@ class TaskService:
             await self.queue.close()
 
 
-def run_worker(app: TaskApp, *, queues: Iterable[str] = (), concurrency: int | None = None) -> None:
+def run_worker(
+    app: TaskApp,
+    *,
+    queues: Iterable[str] = (),
+    concurrency: int | None = None,
+    on_ready: Callable[[Worker], None] | None = None,
+) -> None:
     """Run a worker for `app` in this process until SIGINT or SIGTERM, then drain
-    (``flasgo worker``). Tasks see the app as `current_app`.
+    (``flasgo worker``). Tasks see the app as `current_app`; `on_ready` is called once the
+    signals are handled (from then on SIGTERM drains).
 
     Raises:
         TaskBackendError: The store cannot be used.
@@ -106,6 +127,8 @@ def run_worker(app: TaskApp, *, queues: Iterable[str] = (), concurrency: int | N
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, worker.stop)
+        if on_ready is not None:
+            on_ready(worker)
         try:
             await worker.run()
         finally:
