@@ -654,7 +654,8 @@ def _default_sessions(settings: Settings) -> SessionBackend:
     if settings.REDIS_URL:
         from flasgo.stores.redis import RedisStore
 
-        return ServerSideSessions(RedisStore.from_url(settings.REDIS_URL), settings)
+        store = RedisStore.from_url(settings.REDIS_URL, timeout=settings.REDIS_TIMEOUT_SECONDS)
+        return ServerSideSessions(store, settings)
     return CookieSessions(settings)
 
 

@@ -115,7 +115,7 @@ def compile_pipeline(given: Registrations) -> Compiled:
         limits = None
         if rules:
             if limiter is None:
-                limiter = default_backend(settings.REDIS_URL)
+                limiter = default_backend(settings.REDIS_URL, settings.REDIS_TIMEOUT_SECONDS)
                 if isinstance(limiter, RedisRateLimiter):
                     closers.append(limiter.close)
             limits = EndpointLimits(endpoint.name, rules, limiter, given.pool.run)

@@ -599,6 +599,13 @@ class _Keys:
         "and the security-failure throttle; None keeps them in process memory.",
         secret=True,
     )
+    REDIS_TIMEOUT_SECONDS: float = _float(
+        2.0,
+        "Seconds one Redis call (sessions, rate limits, throttle, cache) may take before the "
+        "feature treats Redis as unreachable (see each feature's failure mode).",
+        low=0,
+        above=True,
+    )
     ENFORCE_NO_STORE_CACHE: bool = _bool(
         True, "Send Cache-Control: no-store on responses that set no caching of their own."
     )

@@ -15,7 +15,8 @@ def cache_from_settings(settings: Settings) -> Cache:
     Raises:
         ConfigurationError: ``REDIS_URL`` is set and redis-py is not installed.
     """
-    l2 = RedisLayer.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+    url, timeout = settings.REDIS_URL, settings.REDIS_TIMEOUT_SECONDS
+    l2 = RedisLayer.from_url(url, timeout=timeout) if url else None
     return Cache(
         l2,
         max_entries=settings.CACHE_MAX_ENTRIES,

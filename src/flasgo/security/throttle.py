@@ -96,7 +96,13 @@ class SecurityFailureThrottle:
         if not limit:
             return None
         url = settings.REDIS_URL
-        backend = RedisRateLimiter.from_url(url, namespace="flasgo.throttle") if url else None
+        backend = (
+            RedisRateLimiter.from_url(
+                url, namespace="flasgo.throttle", timeout=settings.REDIS_TIMEOUT_SECONDS
+            )
+            if url
+            else None
+        )
         return cls(limit, settings.SECURITY_FAILURE_WINDOW_SECONDS, backend=backend)
 
     async def close(self) -> None:

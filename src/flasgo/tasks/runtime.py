@@ -45,7 +45,9 @@ def task_backend(settings: Settings) -> TaskBackend:
             raise ConfigurationError("TASKS_BACKEND='redis' needs REDIS_URL; set it")
         from flasgo.tasks.redis import RedisTaskBackend
 
-        return RedisTaskBackend.from_url(settings.REDIS_URL)
+        # NOTE: at least 5 s: a claim script may move many due tasks in one call.
+        timeout = max(5.0, settings.REDIS_TIMEOUT_SECONDS)
+        return RedisTaskBackend.from_url(settings.REDIS_URL, timeout=timeout)
     return SQLiteTaskBackend(settings.TASKS_DATABASE)
 
 
