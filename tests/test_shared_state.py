@@ -4,8 +4,11 @@ unreachable store is a logged 503 with ``Retry-After`` that recovers by itself."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
+import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -15,8 +18,10 @@ from flasgo.cache import Cache
 from flasgo.exceptions import ConfigurationError
 from flasgo.ratelimit import RedisRateLimiter
 from flasgo.security.checks import deploy_problems, warn_process_local_state
+from flasgo.security.throttle import THROTTLED, SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions
 from flasgo.settings import Settings
+from flasgo.stores.redis import RedisStore
 from flasgo.tasks.redis import RedisTaskBackend
 from flasgo.tasks.runtime import task_backend
 from tests.conftest import TEST_SECRET_KEY
@@ -111,3 +116,52 @@ def test_an_unreachable_store_is_a_logged_503_with_retry_after_and_recovers(
         assert caplog.messages[0].startswith("store-unavailable namespace=flasgo Redis GET")
         private_redis.process.send_signal(signal.SIGCONT)
         assert client.get("/me").text == "ada"
+
+
+def throttled_app(make_app: Callable[..., Flasgo], redis_url: str) -> Flasgo:
+    app = make_app(REDIS_URL=redis_url, SECURITY_FAILURE_RATE_LIMIT=3)
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    return app
+
+
+def test_a_client_blocked_on_one_worker_is_blocked_on_every_worker(
+    make_app: Callable[..., Flasgo], redis_url: str, security_events: list[str]
+) -> None:
+    # Two apps on one Redis are two workers; this client fails only on the first.
+    address = (f"198.51.100.{uuid.uuid4().int % 250 + 1}", 40000)
+    first, second = throttled_app(make_app, redis_url), throttled_app(make_app, redis_url)
+    with first.test_client(client=address) as one, second.test_client(client=address) as two:
+        assert two.get("/").status_code == 200
+        statuses = [one.get("/", headers={"host": "evil.example"}).status_code for _ in range(4)]
+        assert statuses == [400, 400, 400, 429]
+        deadline = time.monotonic() + 20
+        refused = two.get("/")
+        while refused.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the second worker merges shared blocks every second
+            refused = two.get("/")
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) > 0
+    assert security_events[-1] == THROTTLED
+
+
+def test_shared_blocks_that_are_not_ours_are_ignored(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url, namespace=f"test-{uuid.uuid4().hex}")
+    throttle = SecurityFailureThrottle(3, 60, shared_store=store)
+
+    async def main() -> None:
+        try:
+            for junk in (b"not json", b"[1, 2]", b'{"203.0.113.1": "soon", "203.0.113.2": true}'):
+                await store.set("security-failure-blocks", junk)
+                await throttle.sync()
+                assert throttle.blocked == {}
+            await store.set("security-failure-blocks", b'{"203.0.113.3": 1e20}')
+            await throttle.sync()
+            assert list(throttle.blocked) == ["203.0.113.3"]
+        finally:
+            await store.close()
+
+    asyncio.run(main())

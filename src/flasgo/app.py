@@ -551,6 +551,9 @@ class Flasgo(Scaffold):
         self.csrf = compiled.csrf
         self.rate_limiter = compiled.rate_limiter
         self._throttle = compiled.throttle
+        if self._throttle is not None and self._throttle.shared_store is not None:
+            # The block of a client over the limit is shared: merge other workers' blocks.
+            self._lifespan.startup.append(self._throttle.start)
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(compiled.closers)
         if self.tasks.registry:
