@@ -165,3 +165,23 @@ def test_shared_blocks_that_are_not_ours_are_ignored(redis_url: str) -> None:
             await store.close()
 
     asyncio.run(main())
+
+
+def test_enqueueing_while_the_task_store_is_down_is_a_503(
+    make_app: Callable[..., Flasgo], private_redis: RedisServer
+) -> None:
+    app = make_app(REDIS_URL=private_redis.url, CSRF_ENABLED=False)
+
+    @app.task(name="noop")
+    def noop() -> None: ...
+
+    @app.post("/jobs")
+    async def start() -> str:
+        return (await noop.delay()).id
+
+    with app.test_client(base_url="https://localhost") as client:
+        assert client.post("/jobs").status_code == 200
+        private_redis.stop()
+        down = client.post("/jobs")
+        assert down.status_code == 503
+        assert down.headers["retry-after"] == "5"

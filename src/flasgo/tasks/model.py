@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from flasgo.exceptions import FlasgoError
+from flasgo.stores.base import StoreUnavailable
 
 __all__ = [
     "FINAL_STATES",
@@ -45,11 +46,15 @@ class TaskArgumentsError(TaskError, TypeError):
     """A task was enqueued with arguments that cannot be serialised (nothing was stored)."""
 
 
-class TaskBackendError(TaskError):
+class TaskBackendError(TaskError, StoreUnavailable):
     """The task store cannot be used: unreadable or corrupted file, full disk, no server.
 
-    The message says what failed and how to fix it; the cause is chained.
+    The message says what failed and how to fix it; the cause is chained. Raised in a
+    handler it answers 503 with ``Retry-After`` (a `StoreUnavailable`), never a 500.
     """
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class UnknownTaskError(TaskError, LookupError):
