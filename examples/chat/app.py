@@ -1,8 +1,9 @@
 """A chat with a page per room: WebSockets, `app.channels` rooms, and Redis across workers.
 
 Run it with ``flasgo run examples/chat/app.py`` and open http://127.0.0.1:8000/rooms/lobby in
-two tabs. With ``FLASGO_REDIS_URL=redis://127.0.0.1:6379/0`` several workers (or several
-``flasgo run`` processes on other ports) share the rooms.
+two tabs. With ``FLASGO_REDIS_URL=redis://127.0.0.1:6379/0`` and one ``FLASGO_SECRET_KEY`` for
+all of them, several workers (or several ``flasgo run`` processes on other ports) share the
+rooms.
 """
 
 from html import escape

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
@@ -42,15 +42,18 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.settings import Settings
 from flasgo.sockets import SocketDispatcher, compile_websocket_handler
+from flasgo.tasks.queue import Task, TaskQueue
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
+    from flasgo.cache import Cache
     from flasgo.cors import CORSConfig
     from flasgo.pipeline import Pipeline
     from flasgo.security.auth import AuthBackend
     from flasgo.security.hosts import HostValidator
     from flasgo.security.outbound import SafeHTTPClient
     from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
+    from flasgo.tasks.backend import TaskBackend
     from flasgo.templating import JinjaTemplates
     from flasgo.testing import TestClient
     from flasgo.user import User
@@ -58,6 +61,8 @@ if TYPE_CHECKING:
 __all__ = ["Flasgo", "RouteInfo", "current_app"]
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,9 @@ class Flasgo(PageSupport, Scaffold):
         loaded = Settings.load(settings)
         self.settings: Settings = loaded if security is None else security.apply(loaded)
         self.state = SimpleNamespace()
+        # Durable tasks (@app.task); the store opens on first use or at startup.
+        self.tasks = TaskQueue(self._task_backend)
+        self._cache: Cache | None = None
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
         self.request_ids = RequestIds()
@@ -342,6 +350,49 @@ class Flasgo(PageSupport, Scaffold):
         self._check_setup()
         self.auth.user_loader = func
         return func
+
+    @overload
+    def task(
+        self, func: Callable[P, R], /, *, name: str | None = None, **options: Any
+    ) -> Task[P, R]: ...
+    @overload
+    def task(
+        self, func: None = None, /, *, name: str | None = None, **options: Any
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+    def task(
+        self, func: Callable[P, R] | None = None, /, *, name: str | None = None, **options: Any
+    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+        """Register a durable task: ``@app.task`` or ``@app.task(queue=..., retries=...)``.
+
+        The function (sync or async) gets ``.delay(*args, **kwargs)`` and ``.enqueue(args,
+        kwargs, priority=, countdown=, eta=, idempotency_key=)``; ``flasgo worker`` runs it.
+        `options` are those of `flasgo.tasks.TaskOptions`.
+
+        Raises:
+            ConfigurationError: The name is taken or an option is invalid.
+        """
+        self._check_setup()
+
+        def register(target: Callable[P, R]) -> Task[P, R]:
+            return self.tasks.register(target, name=name, **options)
+
+        return register if func is None else register(func)
+
+    @property
+    def cache(self) -> Cache:
+        """The app's `flasgo.cache.Cache`: memory, plus Redis when ``REDIS_URL`` is set
+        (made on first use, closed at lifespan shutdown)."""
+        if self._cache is None:
+            from flasgo.cache.settings import cache_from_settings
+
+            self._cache = cache_from_settings(self.settings)
+            self._lifespan.shutdown.append(self._cache.close)
+        return self._cache
+
+    def _task_backend(self) -> TaskBackend:
+        from flasgo.tasks.runtime import task_backend
+
+        return task_backend(self.settings)
 
     # -- Flask's conveniences ------------------------------------------------------------------
 
@@ -600,8 +651,17 @@ class Flasgo(PageSupport, Scaffold):
         self.csrf = compiled.csrf
         self.rate_limiter = compiled.rate_limiter
         self._throttle = compiled.throttle
+        if self._throttle is not None and self._throttle.shared_store is not None:
+            # The block of a client over the limit is shared: merge other workers' blocks.
+            self._lifespan.startup.append(self._throttle.start)
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(compiled.closers)
+        if self.tasks.registry:
+            from flasgo.tasks.runtime import TaskService
+
+            service = TaskService(self.tasks, self.settings)
+            self._lifespan.startup.append(service.start)
+            self._lifespan.shutdown.append(service.stop)
         self._http = compiled.pipeline.handle
         self._sockets = SocketDispatcher(
             self, self._ws_router, compiled.pipeline, self.settings, compiled.socket_guards
@@ -710,7 +770,8 @@ def _default_sessions(settings: Settings) -> SessionBackend:
     if settings.REDIS_URL:
         from flasgo.stores.redis import RedisStore
 
-        return ServerSideSessions(RedisStore.from_url(settings.REDIS_URL), settings)
+        store = RedisStore.from_url(settings.REDIS_URL, timeout=settings.REDIS_TIMEOUT_SECONDS)
+        return ServerSideSessions(store, settings)
     return CookieSessions(settings)
 
 

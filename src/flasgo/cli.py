@@ -1,6 +1,7 @@
-"""The ``flasgo`` command line: ``run`` serves an app, ``routes`` lists its URL rules,
-``openapi`` exports its OpenAPI document, ``check --deploy`` lists its production problems and
-``check --against SNAPSHOT`` fails when a control got weaker than a policy snapshot.
+"""The ``flasgo`` command line: ``run`` serves an app, ``worker`` runs its tasks, ``routes``
+lists its URL rules, ``openapi`` exports its OpenAPI document, ``check --deploy`` lists its
+production problems and ``check --against SNAPSHOT`` fails when a control got weaker than a
+policy snapshot.
 
 Importing this module costs click and the settings table only: discovery, the app and the
 servers load when a command runs. Errors in the user's target end the command with exit status 2
@@ -168,6 +169,51 @@ def run(
             log_level=log_level.lower() if log_level else None,
         )
     except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.command(epilog=_TARGET_HELP)
+@click.argument("target", required=False)
+@_app_option
+@click.option(
+    "-q",
+    "--queue",
+    "queues",
+    multiple=True,
+    help="A queue to run (repeatable) [default: every queue the app's tasks use].",
+)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tasks per queue at once [default: the app's TASKS_CONCURRENCY].",
+)
+def worker(
+    *, target: str | None, app_option: str | None, queues: tuple[str, ...], concurrency: int | None
+) -> None:
+    """Run the durable tasks of the app at TARGET until SIGINT or SIGTERM, then drain."""
+    from flasgo.app import Flasgo
+    from flasgo.tasks.model import TaskBackendError
+    from flasgo.tasks.runtime import run_worker
+
+    loaded = _load(target, app_option)
+    if not isinstance(loaded.app, Flasgo):
+        raise TargetError(
+            f"'{loaded.source}' is not a Flasgo app (it has no tasks), so it has no tasks to run"
+        )
+    try:
+        run_worker(
+            loaded.app,
+            queues=queues,
+            concurrency=concurrency,
+            on_ready=lambda worker: click.echo(
+                f"Worker {worker.name} of {loaded.source} running queues "
+                f"{', '.join(f'{name}={limit}' for name, limit in worker.queues.items())}",
+                err=True,
+            ),
+        )
+    except TaskBackendError as exc:
         raise click.ClickException(str(exc)) from exc
 
 

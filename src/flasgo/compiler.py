@@ -123,7 +123,7 @@ def compile_pipeline(given: Registrations) -> Compiled:
         limits: tuple[EndpointLimits | None, EndpointLimits | None] | None = None
         if rules:
             if limiter is None:
-                limiter = default_backend(settings.REDIS_URL)
+                limiter = default_backend(settings.REDIS_URL, settings.REDIS_TIMEOUT_SECONDS)
                 if isinstance(limiter, RedisRateLimiter):
                     closers.append(limiter.close)
             # SECURITY: rules keyed by client IP count before authentication, so failed

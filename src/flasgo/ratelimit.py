@@ -334,15 +334,18 @@ class RedisRateLimiter:
         self._script = store._client.register_script(_HIT_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, *, namespace: str = "flasgo.ratelimit") -> RedisRateLimiter:
-        """Connect to the Redis server at `url` (the ``REDIS_URL`` setting).
+    def from_url(
+        cls, url: str, *, namespace: str = "flasgo.ratelimit", timeout: float = 2.0
+    ) -> RedisRateLimiter:
+        """Connect to the Redis server at `url` (the ``REDIS_URL`` setting); each call may
+        take `timeout` seconds (``REDIS_TIMEOUT_SECONDS``).
 
         Raises:
             ConfigurationError: redis-py is not installed, or the URL is invalid.
         """
         from flasgo.stores.redis import RedisStore
 
-        return cls(RedisStore.from_url(url, namespace=namespace))
+        return cls(RedisStore.from_url(url, namespace=namespace, timeout=timeout))
 
     async def hit(self, quotas: Sequence[Quota], *, force: bool = False) -> list[Usage]:
         """Count one request against every quota if it fits all of them (see the protocol).
@@ -480,9 +483,9 @@ class EndpointLimits:
         raise RateLimitExceeded(max(usages, key=lambda usage: usage.retry_after))
 
 
-def default_backend(redis_url: str | None) -> RateLimitBackend:
+def default_backend(redis_url: str | None, timeout: float = 2.0) -> RateLimitBackend:
     """The backend used when the app was given none: Redis with ``REDIS_URL``, else memory."""
-    return RedisRateLimiter.from_url(redis_url) if redis_url else RateLimiter()
+    return RedisRateLimiter.from_url(redis_url, timeout=timeout) if redis_url else RateLimiter()
 
 
 def route_rules(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from flasgo.discovery import AppObject, LoadedApp, import_string_for, load_app
 from flasgo.exceptions import ConfigurationError
-from flasgo.security.checks import WORKERS_ENV, require_shared_secret
+from flasgo.security.checks import WORKERS_ENV, require_shared_secret, warn_process_local_state
 from flasgo.settings import find_setting
 
 __all__ = [
@@ -75,6 +75,7 @@ def serve(
         reload = bool(_setting(loaded.app, "DEBUG", default=False))
     workers = resolve_workers(workers, reload=reload, setting=_int_setting(loaded.app, "WORKERS"))
     require_shared_secret(loaded.app, workers)
+    warn_process_local_state(loaded.app, workers)
     common: dict[str, Any] = {
         "host": host,
         "port": port,

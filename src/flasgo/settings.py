@@ -599,6 +599,13 @@ class _Keys:
         "and the security-failure throttle; None keeps them in process memory.",
         secret=True,
     )
+    REDIS_TIMEOUT_SECONDS: float = _float(
+        2.0,
+        "Seconds one Redis call (sessions, rate limits, throttle, cache) may take before the "
+        "feature treats Redis as unreachable (see each feature's failure mode).",
+        low=0,
+        above=True,
+    )
     ENFORCE_NO_STORE_CACHE: bool = _bool(
         True, "Send Cache-Control: no-store on responses that set no caching of their own."
     )
@@ -738,6 +745,56 @@ class _Keys:
         "given; None uses WEB_CONCURRENCY, else one. Several workers need a configured "
         "SECRET_KEY.",
         optional=True,
+    )
+
+    # Background tasks
+    TASKS_BACKEND: Literal["auto", "sqlite", "redis"] = _choice(
+        "auto",
+        {"auto": "auto", "sqlite": "sqlite", "redis": "redis"},
+        "Where durable tasks live: 'sqlite' (the TASKS_DATABASE file, one machine), 'redis' "
+        "(Redis Streams at REDIS_URL, many machines) or 'auto' (redis when REDIS_URL is set).",
+    )
+    TASKS_DATABASE: str = _text(
+        "flasgo-tasks.sqlite3",
+        "SQLite file of the durable task queue (@app.task), created on first use; relative "
+        "paths are from the working directory. Every web and worker process must see the "
+        "same file.",
+        non_empty=True,
+    )
+    TASKS_CONCURRENCY: int = _int(
+        4, "Tasks of one queue that one `flasgo worker` process runs at once."
+    )
+    TASKS_LEASE_SECONDS: float = _float(
+        30.0,
+        "Seconds a worker holds a task before another may take it; renewed every third of "
+        "that while the task runs, so a task of a dead worker runs again after at most this.",
+        low=0,
+        above=True,
+    )
+    TASKS_DRAIN_SECONDS: float = _float(
+        10.0,
+        "Seconds in-flight tasks get to finish when a worker stops; the rest are handed back.",
+        low=0,
+    )
+    TASKS_IN_PROCESS_WORKER: bool = _bool(
+        False,
+        "Run a task worker inside the app process between lifespan startup and shutdown "
+        "(for development and single-process deployments).",
+    )
+
+    # Cache
+    CACHE_MAX_ENTRIES: int = _int(
+        10_000, "Most entries app.cache keeps in process memory (least recently used out)."
+    )
+    CACHE_DEFAULT_TTL_SECONDS: float = _float(
+        300.0, "Lifetime of a cache entry set without a ttl, in seconds.", low=0, above=True
+    )
+    CACHE_L1_TTL_SECONDS: float = _float(
+        5.0,
+        "With REDIS_URL, the longest an entry stays in a process's memory before it is read "
+        "from Redis again: how long another process's invalidation may take to be seen.",
+        low=0,
+        above=True,
     )
 
     # Metrics and tracing

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_SECRET_KEY
 from tests.e2e.devtools import Chromium, Page
 from tests.e2e.test_docs_browser import (
     APT_SECONDS,
@@ -54,6 +55,8 @@ def chat_server(folder: Path, redis_url: str | None = None) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED)}
     if redis_url is not None:
         env["FLASGO_REDIS_URL"] = redis_url
+        # Processes sharing Redis must share the signing key (else the app refuses to start).
+        env["FLASGO_SECRET_KEY"] = TEST_SECRET_KEY
     args = [sys.executable, "-m", "flasgo", "run", str(CHAT), "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(args, cwd=folder, env=env, stdout=output, stderr=output)

@@ -545,7 +545,7 @@ def test_memory_is_the_default_backend(refusal: RefusalCheck) -> None:
 
 
 def test_no_backend_is_built_without_rules() -> None:
-    app = Flasgo({"REDIS_URL": "redis://127.0.0.1:1/0"})
+    app = Flasgo({"REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": "k" * 24 + "x9Qm" * 8})
     app.test_client().get("/")
     assert app.rate_limiter is None
 

@@ -67,6 +67,7 @@ def test_defaults_fail_on_the_generated_key_and_warn_on_local_hosts() -> None:
         ({"LOG_SECURITY_EVENTS": False}, "FG015", "warning"),
         ({"TRUST_INCOMING_REQUEST_ID": True}, "FG016", "warning"),
         ({"SSRF_ENABLED": False}, "FG017", "warning"),
+        ({"WORKERS": 2}, "FG018", "warning"),
     ],
 )
 def test_each_problem_has_its_code_level_and_fix(

@@ -28,12 +28,14 @@ from flasgo.settings import Settings, find_setting
 
 __all__ = [
     "GENERATED_KEY_WARNING",
+    "PROCESS_LOCAL_STATE_WARNING",
     "Problem",
     "check_startup",
     "deploy_problems",
     "has_errors",
     "is_low_entropy",
     "require_shared_secret",
+    "warn_process_local_state",
 ]
 
 Level = Literal["error", "warning"]
@@ -43,6 +45,11 @@ _SECRET_KEY_ENV: Final = find_setting("SECRET_KEY").env
 GENERATED_KEY_WARNING: Final = (
     "SECRET_KEY is not set: using a random per-process key; sessions and CSRF tokens will not "
     f"survive a restart or work across workers. Set {_SECRET_KEY_ENV}."
+)
+PROCESS_LOCAL_STATE_WARNING: Final = (
+    "%d workers without REDIS_URL: rate limits, the security-failure throttle and the cache "
+    "are kept per worker, so every limit is multiplied by the worker count. Set "
+    f"{find_setting('REDIS_URL').env} to share them."
 )
 _KEYGEN: Final = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 _RECOMMENDED_SECRET_LENGTH: Final = 50
@@ -59,7 +66,7 @@ class Problem:
     """One deployment problem.
 
     Attributes:
-        code: The stable code, ``FG001`` to ``FG017``.
+        code: The stable code, ``FG001`` to ``FG018``.
         level: ``"error"`` fails ``flasgo check --deploy``; ``"warning"`` is reported only.
         setting: The setting that causes it and fixes it.
         message: What is wrong.
@@ -99,21 +106,26 @@ def check_startup(settings: Settings, environ: Mapping[str, str] | None = None) 
     """Run the startup checks once, when the app starts serving.
 
     A generated ``SECRET_KEY`` logs one WARNING on ``flasgo.security``; with
-    ``WEB_CONCURRENCY`` above one it is an error instead, because each worker would sign with
-    its own key and reject the others' sessions and CSRF tokens.
+    ``WEB_CONCURRENCY`` above one or ``REDIS_URL`` set it is an error instead, because each
+    process would sign with its own key and reject the others' sessions and CSRF tokens.
 
     Args:
         settings: The app's settings.
         environ: Where to read ``WEB_CONCURRENCY``; `os.environ` when None.
 
     Raises:
-        ConfigurationError: Several workers and no configured ``SECRET_KEY``.
+        ConfigurationError: Several workers, or ``REDIS_URL``, and no configured
+            ``SECRET_KEY``.
     """
     if not settings.secret_key_is_generated:
         return
     workers = _worker_count((os.environ if environ is None else environ).get(WORKERS_ENV, ""))
     if workers > 1:
         raise _shared_secret_error(f"{WORKERS_ENV}={workers}")
+    if settings.REDIS_URL:
+        # SECURITY: REDIS_URL means other processes share the sessions; each would sign with
+        # its own random key and refuse the others' sessions and CSRF tokens.
+        raise _shared_secret_error("the processes sharing REDIS_URL")
     security_log.warning(GENERATED_KEY_WARNING)
 
 
@@ -135,6 +147,26 @@ def require_shared_secret(app: object, workers: int | None) -> None:
         and settings.secret_key_is_generated
     ):
         raise _shared_secret_error(f"{workers} workers")
+
+
+def warn_process_local_state(app: object, workers: int | None) -> None:
+    """Log a WARNING when several workers would each keep their own in-memory state.
+
+    Without ``REDIS_URL``, rate limits, the security-failure throttle and the cache live in
+    each process: N workers multiply every limit by N (Flask-Limiter warns the same way).
+
+    Args:
+        app: The app to serve; objects without Flasgo settings are not checked.
+        workers: The worker count `serve` resolved.
+    """
+    settings = getattr(app, "settings", None)
+    if (
+        workers is not None
+        and workers > 1
+        and isinstance(settings, Settings)
+        and not settings.REDIS_URL
+    ):
+        security_log.warning(PROCESS_LOCAL_STATE_WARNING, workers)
 
 
 def _shared_secret_error(what: str) -> ConfigurationError:
@@ -357,6 +389,19 @@ def _ssrf(settings: Settings) -> Iterator[Problem]:
         )
 
 
+def _shared_state(settings: Settings) -> Iterator[Problem]:
+    workers = settings.WORKERS
+    if workers is not None and workers > 1 and not settings.REDIS_URL:
+        yield _problem(
+            "FG018",
+            "warning",
+            "REDIS_URL",
+            f"WORKERS={workers} without REDIS_URL: rate limits, the security-failure throttle "
+            "and the cache are per worker, so each limit is multiplied by the worker count.",
+            f"Set {_env('REDIS_URL', 'redis://host:6379/0')} to share them between workers.",
+        )
+
+
 _CHECKS: Final[tuple[_Check, ...]] = (
     _debug,
     _secret_key,
@@ -367,4 +412,5 @@ _CHECKS: Final[tuple[_Check, ...]] = (
     _csrf,
     _logging,
     _ssrf,
+    _shared_state,
 )

@@ -12,11 +12,18 @@ for at most `max_clients` clients (the least recently seen is forgotten when ful
 throttle fails open rather than locking everyone out), or in Redis when ``REDIS_URL`` is set,
 shared by every worker. A Redis failure lets the request through and logs
 ``shared-storage-unavailable``. The pre-check is per process: a dict of the clients this
-process saw go over the limit, empty (and skipped) in normal traffic.
+process saw go over the limit, empty (and skipped) in normal traffic. With a shared store the
+block itself is shared too: a process that blocks a client writes it to the store, and every
+process merges the store's blocks into its dict every `sync_interval` seconds (a task started
+at lifespan startup), so a blocked client is refused by every worker, not only by the one that
+counted last. At most `MAX_SHARED_BLOCKS` blocks are shared (the latest); past that, other
+workers block a client at its first failure there, as the counters are shared.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -24,17 +31,22 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flasgo.exceptions import ConfigurationError, TooManyRequests
+from flasgo.exceptions import BadRequest, ConfigurationError, TooManyRequests
+from flasgo.jsonenc import decode_json, encode_json
 from flasgo.ratelimit import Quota, RateLimitBackend, RateLimiter, RedisRateLimiter, seconds
 from flasgo.security.events import log_security_event
 from flasgo.security.refusal import Refusal
-from flasgo.stores import StoreUnavailable
+from flasgo.stores import Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from flasgo.request import Request
     from flasgo.settings import Settings
 
-__all__ = ["THROTTLED", "SecurityFailureThrottle"]
+__all__ = ["MAX_SHARED_BLOCKS", "THROTTLED", "SecurityFailureThrottle"]
+
+MAX_SHARED_BLOCKS = 1000
+_BLOCKS_KEY = "security-failure-blocks"
+_log = logging.getLogger("flasgo.security")
 
 THROTTLED = "security-failure-rate-limit-exceeded"
 _DETAIL = "Too many failed security checks from this client. Wait a moment before retrying."
@@ -58,7 +70,17 @@ class SecurityFailureThrottle:
         ConfigurationError: A value is out of range.
     """
 
-    __slots__ = ("_backend", "_clock", "blocked", "limit", "max_clients", "window")
+    __slots__ = (
+        "_backend",
+        "_clock",
+        "_sync",
+        "blocked",
+        "limit",
+        "max_clients",
+        "shared_store",
+        "sync_interval",
+        "window",
+    )
 
     def __init__(
         self,
@@ -68,6 +90,8 @@ class SecurityFailureThrottle:
         backend: RateLimitBackend | None = None,
         max_clients: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        shared_store: Store | None = None,
+        sync_interval: float = 1.0,
     ) -> None:
         if type(limit) is not int or limit < 1:
             raise ConfigurationError(
@@ -87,6 +111,10 @@ class SecurityFailureThrottle:
         self._backend = backend if backend is not None else RateLimiter(max_clients, clock=clock)
         # Client IP -> the clock time until which it is refused at screening (LRU order).
         self.blocked: OrderedDict[str, float] = OrderedDict()
+        # Where blocks are shared between processes (the Redis store of the counters).
+        self.shared_store = shared_store
+        self.sync_interval = float(sync_interval)
+        self._sync: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecurityFailureThrottle | None:
@@ -96,11 +124,72 @@ class SecurityFailureThrottle:
         if not limit:
             return None
         url = settings.REDIS_URL
-        backend = RedisRateLimiter.from_url(url, namespace="flasgo.throttle") if url else None
-        return cls(limit, settings.SECURITY_FAILURE_WINDOW_SECONDS, backend=backend)
+        if not url:
+            return cls(limit, settings.SECURITY_FAILURE_WINDOW_SECONDS)
+        backend = RedisRateLimiter.from_url(
+            url, namespace="flasgo.throttle", timeout=settings.REDIS_TIMEOUT_SECONDS
+        )
+        return cls(
+            limit,
+            settings.SECURITY_FAILURE_WINDOW_SECONDS,
+            backend=backend,
+            shared_store=backend.store,
+        )
+
+    async def start(self) -> None:
+        """Start merging the shared blocks every `sync_interval` seconds (a lifespan startup
+        hook; nothing to do without a shared store)."""
+        if self.shared_store is not None and self._sync is None:
+            self._sync = asyncio.get_running_loop().create_task(self._sync_forever())
+
+    async def _sync_forever(self) -> None:
+        while True:
+            try:
+                await self.sync()
+            except StoreUnavailable as exc:
+                # SECURITY: fail open, as the counters do; the next round tries again.
+                _log.error("shared-storage-unavailable throttle-sync %s", exc.reason)
+            await asyncio.sleep(self.sync_interval)
+
+    async def sync(self) -> None:
+        """Merge the shared blocks into this process's pre-check now.
+
+        Raises:
+            StoreUnavailable: The shared store failed.
+        """
+        if self.shared_store is None:
+            return
+        now, clock = time.time(), self._clock()
+        for client, until in _decode_blocks(await self.shared_store.get(_BLOCKS_KEY)).items():
+            local = clock + (until - now)
+            if until > now and self.blocked.get(client, 0.0) < local:
+                self._block(client, until - now)
+
+    async def _share(self, client: str, wait: float) -> None:
+        store = self.shared_store
+        if store is None:
+            return
+        until = time.time() + wait
+        for _ in range(5):  # compare-and-set: another process may write at the same time
+            raw = await store.get(_BLOCKS_KEY)
+            now = time.time()
+            blocks = {c: u for c, u in _decode_blocks(raw).items() if u > now}
+            if blocks.get(client, 0.0) >= until:
+                return
+            blocks[client] = until
+            latest = sorted(blocks.items(), key=lambda item: item[1])[-MAX_SHARED_BLOCKS:]
+            ttl = max(1, math.ceil(max(u for _, u in latest) - now))
+            value = encode_json(dict(latest))
+            if await store.compare_and_set(_BLOCKS_KEY, raw, value, ttl=ttl):
+                return
 
     async def close(self) -> None:
-        """Close the backend's connections (a Redis client), if it has any."""
+        """Stop the block sync; close the backend's connections (a Redis client), if any."""
+        sync, self._sync = self._sync, None
+        if sync is not None:
+            sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync
         close = getattr(self._backend, "close", None)
         if close is not None:
             await close()
@@ -144,15 +233,32 @@ class SecurityFailureThrottle:
         quota = Quota(f"security-failure|{client}", self.limit, self.window)
         try:
             (usage,) = await self._backend.hit([quota], force=True)
+            if usage.retry_after > 0:
+                self._block(client, usage.retry_after)
+                await self._share(client, usage.retry_after)
         except StoreUnavailable as exc:
             # SECURITY: fail open; an outage of the shared store must not become a 500.
             log_security_event(
                 "shared-storage-unavailable", request, level=logging.ERROR, reason=exc.reason
             )
             return None
-        if usage.retry_after > 0:
-            self._block(client, usage.retry_after)
         if usage.allowed:
             return None
         log_security_event(THROTTLED, request, status=429)
         return _refusal(usage.retry_after)
+
+
+def _decode_blocks(raw: bytes | None) -> dict[str, float]:
+    if raw is None:
+        return {}
+    try:
+        decoded = decode_json(raw, max_depth=2)
+    except BadRequest:  # a value that is not ours: treat it as no blocks
+        return {}
+    if not isinstance(decoded, dict):
+        return {}
+    return {
+        str(client): float(until)
+        for client, until in decoded.items()
+        if isinstance(until, int | float) and not isinstance(until, bool)
+    }

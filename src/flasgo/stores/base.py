@@ -10,11 +10,16 @@ from flasgo.exceptions import HTTPException
 __all__ = ["Store", "StoreUnavailable", "check_ttl"]
 
 
+RETRY_AFTER_SECONDS = 5
+"""The ``Retry-After`` a 503 for an unreachable store carries by default."""
+
+
 class StoreUnavailable(HTTPException):
     """503: the store could not be reached or did not answer in time.
 
-    The response body is generic; the cause (for logs) is chained as ``__cause__`` and
-    summarised in `reason`, which never contains credentials.
+    The response body is generic and says when to retry (``Retry-After``); the cause (for
+    logs) is chained as ``__cause__`` and summarised in `reason`, which never contains
+    credentials.
     """
 
     status_code = 503
@@ -24,6 +29,8 @@ class StoreUnavailable(HTTPException):
         reason: str = "the store is unavailable",
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        if headers is None:
+            headers = {"retry-after": str(RETRY_AFTER_SECONDS)}
         super().__init__(None, "A storage service is unavailable; try again shortly.", headers)
         self.reason = reason
 

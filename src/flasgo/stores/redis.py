@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 from collections.abc import Awaitable
 from types import ModuleType
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisStore"]
+
+log = logging.getLogger("flasgo.stores")
 
 _T = TypeVar("_T")
 _is_namespace = re.compile(r"[A-Za-z0-9_.:-]{1,64}").fullmatch
@@ -157,7 +160,10 @@ class RedisStore:
                 return await call
         except self._errors as exc:
             # NOTE: TimeoutError (ours or redis-py's) lands here too.
-            raise StoreUnavailable(f"Redis {operation} failed: {type(exc).__name__}") from exc
+            reason = f"Redis {operation} failed: {type(exc).__name__}"
+            # One line per failed call, without the URL (it may hold a password).
+            log.error("store-unavailable namespace=%s %s", self.namespace, reason)
+            raise StoreUnavailable(reason) from exc
 
     async def get(self, key: str) -> bytes | None:
         """Return the value of `key`, or None when it is missing or expired.
