@@ -22,6 +22,7 @@ from flasgo.dependencies import override
 from flasgo.endpoint import Endpoint
 from flasgo.exceptions import ConfigurationError, NotFound, SetupFrozenError
 from flasgo.handlers import compile_handler
+from flasgo.health import HealthChecks, install_health
 from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
 from flasgo.ratelimit import RateLimitBackend
@@ -120,6 +121,8 @@ class Flasgo(Scaffold):
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         if self.settings.ENABLE_DOCS:
             self._installers.append(_install_docs)
+        # Readiness checks for /readyz (``HEALTH_ENABLED``): ``@app.health.check``.
+        self.health = HealthChecks()
         self._frozen = False
         self._entry: ASGIApp | None = None
         self._direct = False
@@ -478,6 +481,8 @@ class Flasgo(Scaffold):
             return self._entry
         # SECURITY: one loud warning for a generated SECRET_KEY; an error with several workers.
         check_startup(self.settings)
+        if self.settings.HEALTH_ENABLED:
+            install_health(self, self.health)
         for install in self._installers:
             install(self)
         self._frozen = True
@@ -502,6 +507,8 @@ class Flasgo(Scaffold):
         self._throttle = compiled.throttle
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(compiled.closers)
+        # /readyz answers 503 from the moment shutdown starts.
+        self._lifespan.shutdown.insert(0, self.health.start_draining)
         self._http = compiled.pipeline.handle
         self._sockets = SocketDispatcher(
             self, self._ws_router, compiled.pipeline.host_validator, self.settings

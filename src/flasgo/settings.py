@@ -708,6 +708,31 @@ class _Keys:
         optional=True,
     )
 
+    # Operations: health endpoints, graceful shutdown, access log
+    HEALTH_ENABLED: bool = _bool(
+        False,
+        "Serve GET /healthz (liveness: 200 while the process serves) and GET /readyz "
+        "(readiness: 200 when every readiness check passes, else 503).",
+    )
+    HEALTH_CHECK_TIMEOUT_SECONDS: float = _float(
+        2.0,
+        "Time one readiness check may take before it counts as failed (503 from /readyz).",
+        low=0,
+        high=300.0,
+        above=True,
+    )
+    SHUTDOWN_TIMEOUT_SECONDS: int = _int(
+        10,
+        "On SIGTERM the server stops accepting connections and gives in-flight requests "
+        "(streams and after-response tasks included) this many seconds to finish.",
+    )
+    ACCESS_LOG: str = _choice(
+        "auto",
+        {"auto": "auto", "on": "on", "off": "off"},
+        "One line per request on the flasgo.access logger: 'on', 'off', or 'auto' (on when "
+        "DEBUG is true; `flasgo run` sets FLASGO_ACCESS_LOG=on unless it is set).",
+    )
+
     # Metrics and tracing
     METRICS_ENABLED: bool = _bool(
         False,
