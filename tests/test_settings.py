@@ -82,12 +82,6 @@ EXPECTED_DEFAULTS: dict[str, object] = {
     "METRICS_BEARER_TOKEN": None,
     "METRICS_EVENT_LOOP_ENABLED": True,
     "METRICS_EVENT_LOOP_INTERVAL_SECONDS": 0.1,
-    "OTEL_ENABLED": False,
-    "OTEL_SERVICE_NAME": "flasgo",
-    "OTEL_SERVICE_VERSION": None,
-    "OTEL_TRACE_SAMPLE_RATIO": 1.0,
-    "OTEL_EXCLUDED_PATHS": set(),
-    "OTEL_SET_GLOBAL_PROVIDER": True,
     "ENABLE_DOCS": False,
     "DOCS_AUTH_BACKEND": None,
     "DOCS_PATH": "/docs",
@@ -202,12 +196,6 @@ TABLE_SNAPSHOT: list[tuple[str, str, object, str]] = [
         0.1,
         "FLASGO_METRICS_EVENT_LOOP_INTERVAL_SECONDS",
     ),
-    ("OTEL_ENABLED", "bool", False, "FLASGO_OTEL_ENABLED"),
-    ("OTEL_SERVICE_NAME", "str", "flasgo", "FLASGO_OTEL_SERVICE_NAME"),
-    ("OTEL_SERVICE_VERSION", "str | None", None, "FLASGO_OTEL_SERVICE_VERSION"),
-    ("OTEL_TRACE_SAMPLE_RATIO", "float", 1.0, "FLASGO_OTEL_TRACE_SAMPLE_RATIO"),
-    ("OTEL_EXCLUDED_PATHS", "frozenset[str]", frozenset(), "FLASGO_OTEL_EXCLUDED_PATHS"),
-    ("OTEL_SET_GLOBAL_PROVIDER", "bool", True, "FLASGO_OTEL_SET_GLOBAL_PROVIDER"),
     ("ENABLE_DOCS", "bool", False, "FLASGO_ENABLE_DOCS"),
     ("DOCS_AUTH_BACKEND", "str | None", None, "FLASGO_DOCS_AUTH_BACKEND"),
     ("DOCS_PATH", "str", "/docs", "FLASGO_DOCS_PATH"),
@@ -627,8 +615,8 @@ def test_int_minimums(key: str, minimum: int) -> None:
 
 
 def test_huge_int_in_a_message_does_not_break_it() -> None:
-    with fails(r"must be a number from 0.0 to 1.0, got <value> \(int\)"):
-        Settings(OTEL_TRACE_SAMPLE_RATIO=-(10**5000))
+    with fails(r"must be a number from 0.01 to 60.0, got <value> \(int\)"):
+        Settings(METRICS_EVENT_LOOP_INTERVAL_SECONDS=-(10**5000))
 
 
 @pytest.mark.parametrize(
@@ -636,7 +624,7 @@ def test_huge_int_in_a_message_does_not_break_it() -> None:
     [
         ("REQUEST_READ_TIMEOUT_SECONDS", [1, 0.5, 1e9], [0, -1, None, True, "1", float("inf")]),
         ("METRICS_EVENT_LOOP_INTERVAL_SECONDS", [0.01, 60, 1], [0.001, 61, float("nan")]),
-        ("OTEL_TRACE_SAMPLE_RATIO", [0, 1, 0.25], [-0.1, 1.1, 10**400]),
+        ("HEALTH_CHECK_TIMEOUT_SECONDS", [0.5, 300, 2], [0, 301, 10**400]),
         ("SSRF_RESOLUTION_TIMEOUT_SECONDS", [None, 2, 0.1], [0, -2, "x"]),
     ],
 )
@@ -653,13 +641,11 @@ def test_float_ranges(key: str, good: list[object], bad: list[object]) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "match"),
     [
-        ("OTEL_SERVICE_NAME", " ", "must be a non-empty string"),
-        ("OTEL_SERVICE_VERSION", 1, "must be a string or None"),
+        ("API_VERSION", 1, "must be a non-empty string or None"),
         ("DOCS_AUTH_BACKEND", "", "must be a non-empty string or None"),
         ("API_TITLE", None, "API_TITLE must be a string"),
         ("API_SERVERS", [""], "entries must be non-empty strings"),
         ("API_SERVERS", ["https://a", 1], "entries must be strings"),
-        ("OTEL_EXCLUDED_PATHS", ["health"], "must be a URL path starting with '/'"),
         ("METRICS_PATH", "/metrics?x", "without spaces, query or fragment"),
         ("DOCS_PATH", "/my docs", "without spaces"),
         ("OPENAPI_PATH", 3, "must be a string"),
@@ -907,8 +893,8 @@ def test_env_bad_values_name_the_variable() -> None:
         load(FLASGO_DEBUG="maybe")
     with fails("FLASGO_MAX_JSON_DEPTH must be an integer, got 'deep'"):
         load(FLASGO_MAX_JSON_DEPTH="deep")
-    with fails("FLASGO_OTEL_TRACE_SAMPLE_RATIO must be a number"):
-        load(FLASGO_OTEL_TRACE_SAMPLE_RATIO="half")
+    with fails("FLASGO_HEALTH_CHECK_TIMEOUT_SECONDS must be a number"):
+        load(FLASGO_HEALTH_CHECK_TIMEOUT_SECONDS="half")
     with fails(r"MAX_JSON_DEPTH must be a positive integer.*\(from .* FLASGO_MAX_JSON_DEPTH\)"):
         load(FLASGO_MAX_JSON_DEPTH="0")
     with fails("FLASGO_SECURITY_HEADERS must be a JSON object"):
@@ -920,12 +906,12 @@ def test_env_numbers() -> None:
         FLASGO_MAX_JSON_DEPTH="32",
         FLASGO_MAX_URL_LENGTH=" 1_000 ",
         FLASGO_REQUEST_READ_TIMEOUT_SECONDS="2.5",
-        FLASGO_OTEL_TRACE_SAMPLE_RATIO="1",
+        FLASGO_HEALTH_CHECK_TIMEOUT_SECONDS="1",
         FLASGO_SSRF_RESOLUTION_TIMEOUT_SECONDS="null",
     )
     assert (settings.MAX_JSON_DEPTH, settings.MAX_URL_LENGTH) == (32, 1000)
     assert settings.REQUEST_READ_TIMEOUT_SECONDS == 2.5
-    assert settings.OTEL_TRACE_SAMPLE_RATIO == 1.0
+    assert settings.HEALTH_CHECK_TIMEOUT_SECONDS == 1.0
     assert settings.SSRF_RESOLUTION_TIMEOUT_SECONDS is None
     with fails("must be a number > 0"):
         load(FLASGO_REQUEST_READ_TIMEOUT_SECONDS="NaN")
@@ -936,13 +922,13 @@ def test_env_strings_keep_their_text() -> None:
         FLASGO_API_VERSION="1.0",
         FLASGO_SECRET_KEY="1" * 40,
         FLASGO_API_TITLE='"Quoted"',
-        FLASGO_OTEL_SERVICE_VERSION="null",
+        FLASGO_DOCS_AUTH_BACKEND="null",
     )
     assert settings.API_VERSION == "1.0"
     assert settings.SECRET_KEY == "1" * 40
     assert settings.secret_key_is_generated is False
     assert settings.API_TITLE == "Quoted"
-    assert settings.OTEL_SERVICE_VERSION is None
+    assert settings.DOCS_AUTH_BACKEND is None
 
 
 def test_env_collections_and_mappings() -> None:
@@ -951,13 +937,13 @@ def test_env_collections_and_mappings() -> None:
         FLASGO_TRUSTED_PROXIES='["10.0.0.0/8"]',
         FLASGO_API_SERVERS="https://api.test",
         FLASGO_SECURITY_HEADERS='{"X-Frame-Options": "SAMEORIGIN"}',
-        FLASGO_OTEL_EXCLUDED_PATHS="",
+        FLASGO_CSRF_TRUSTED_ORIGINS="",
     )
     assert {"a.test", ".b.test"} == settings.ALLOWED_HOSTS
     assert {"10.0.0.0/8"} == settings.TRUSTED_PROXIES
     assert settings.API_SERVERS == ("https://api.test",)
     assert dict(settings.SECURITY_HEADERS) == {"x-frame-options": "SAMEORIGIN"}
-    assert frozenset() == settings.OTEL_EXCLUDED_PATHS
+    assert frozenset() == settings.CSRF_TRUSTED_ORIGINS
 
 
 def test_env_extra() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
+from flasgo.accesslog import AccessLog, is_access_log_on
 from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
 from flasgo.context import LocalProxy, find_app, find_request
@@ -25,6 +26,7 @@ from flasgo.handlers import compile_handler
 from flasgo.health import HealthChecks, install_health
 from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
+from flasgo.observer import observe
 from flasgo.ratelimit import RateLimitBackend
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
@@ -41,6 +43,7 @@ from flasgo.sockets import SocketDispatcher, compile_websocket_handler
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
+    from flasgo.metrics import Metrics
     from flasgo.pipeline import Pipeline
     from flasgo.security.auth import AuthBackend
     from flasgo.security.hosts import HostValidator
@@ -123,6 +126,8 @@ class Flasgo(Scaffold):
             self._installers.append(_install_docs)
         # Readiness checks for /readyz (``HEALTH_ENABLED``): ``@app.health.check``.
         self.health = HealthChecks()
+        # The Prometheus metrics (``METRICS_ENABLED``), made by `freeze`.
+        self.metrics: Metrics | None = None
         self._frozen = False
         self._entry: ASGIApp | None = None
         self._direct = False
@@ -483,6 +488,8 @@ class Flasgo(Scaffold):
         check_startup(self.settings)
         if self.settings.HEALTH_ENABLED:
             install_health(self, self.health)
+        if self.settings.METRICS_ENABLED:
+            self.metrics = _install_metrics(self)
         for install in self._installers:
             install(self)
         self._frozen = True
@@ -499,6 +506,7 @@ class Flasgo(Scaffold):
                 sessions=self.sessions,
                 rate_limiter=self.rate_limiter,
                 throttle=self._throttle,
+                on_refusal=self.metrics.refused if self.metrics is not None else None,
             )
         )
         self.pipeline = compiled.pipeline
@@ -509,7 +517,12 @@ class Flasgo(Scaffold):
         self._lifespan.shutdown.extend(compiled.closers)
         # /readyz answers 503 from the moment shutdown starts.
         self._lifespan.shutdown.insert(0, self.health.start_draining)
-        self._http = compiled.pipeline.handle
+        # PERF: with metrics and the access log off this is the pipeline's entry itself.
+        self._http = observe(
+            compiled.pipeline.handle,
+            metrics=self.metrics,
+            access=AccessLog() if is_access_log_on(self.settings) else None,
+        )
         self._sockets = SocketDispatcher(
             self, self._ws_router, compiled.pipeline.host_validator, self.settings
         )
@@ -598,6 +611,16 @@ def _install_docs(app: Flasgo) -> None:
     from flasgo.openapi.docs import install_docs
 
     install_docs(app)
+
+
+def _install_metrics(app: Flasgo) -> Metrics:
+    from flasgo.metrics import Metrics, install_metrics
+
+    metrics = Metrics(app.settings)
+    install_metrics(app, metrics)
+    app.on_startup(metrics.start_sampler)
+    app.on_shutdown(metrics.stop_sampler)
+    return metrics
 
 
 def _default_sessions(settings: Settings) -> SessionBackend:

@@ -28,6 +28,7 @@ HOST_ENV = "FLASGO_HOST"
 PORT_ENVS = ("FLASGO_PORT", "PORT")
 RELOAD_ENV = "FLASGO_RELOAD"
 WORKERS_ENV = "WEB_CONCURRENCY"
+ACCESS_LOG_ENV = find_setting("ACCESS_LOG").env
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -138,7 +139,11 @@ def run(
     from flasgo import serving
     from flasgo.exceptions import ConfigurationError
 
+    # The access log is on under `flasgo run` unless the app's code or the environment says
+    # otherwise; the variable reaches reload and worker processes too.
+    os.environ.setdefault(ACCESS_LOG_ENV, "on")
     loaded = _load(target, app_option)
+    _configure_logging(loaded.app)
     click.echo(f"Serving {loaded.source} on http://{_url_host(host)}:{port}", err=True)
     try:
         serving.serve(
@@ -153,6 +158,15 @@ def run(
         )
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _configure_logging(app: object) -> None:
+    from flasgo.logs import configure_logging
+    from flasgo.settings import Settings
+
+    settings = getattr(app, "settings", None)
+    if isinstance(settings, Settings):
+        configure_logging(format=settings.LOG_FORMAT, level=settings.LOG_LEVEL)
 
 
 def _url_host(host: str) -> str:

@@ -117,6 +117,7 @@ class Pipeline:
         throttle: The security-failure throttle, or None.
         headers: The security header policy.
         screen: The pre-routing checks.
+        on_refusal: Called with each refusal's reason code (the metrics count them), or None.
     """
 
     __slots__ = (
@@ -126,6 +127,7 @@ class Pipeline:
         "_fallback",
         "_headers",
         "_json",
+        "_on_refusal",
         "_pool",
         "_preload",
         "_refresh",
@@ -150,6 +152,7 @@ class Pipeline:
         throttle: SecurityFailureThrottle | None,
         headers: HeaderPolicy,
         screen: Screen,
+        on_refusal: Callable[[str], None] | None = None,
     ) -> None:
         self._app = app
         self._settings = settings
@@ -161,6 +164,7 @@ class Pipeline:
         self._throttle = throttle
         self._headers = headers
         self._screen = screen
+        self._on_refusal = on_refusal
         self._errors = ErrorRenderer(debug=settings.DEBUG)
         # Server-side sessions need I/O to load, so they are loaded before the handler when
         # the cookie is there; signed cookies are verified lazily, on first use.
@@ -284,6 +288,8 @@ class Pipeline:
             status=refusal.error.status_code,
             **refusal.fields,
         )
+        if self._on_refusal is not None:
+            self._on_refusal(refusal.reason)
         throttle = self._throttle
         if refusal.counted and throttle is not None:
             return await throttle.register(request) or refusal.error

@@ -664,12 +664,12 @@ class _Keys:
     LOG_FORMAT: Literal["text", "json"] = _choice(
         "text",
         {"text": "text", "json": "json"},
-        "Log line format, 'text' or 'json'. Reserved: not read by this version.",
+        "Format of the flasgo loggers' lines under `flasgo run`, 'text' or 'json'.",
     )
     LOG_LEVEL: str = _choice(
         "INFO",
         {level.lower(): level for level in _LOG_LEVELS},
-        "A logging level name (any case). Reserved: not read by this version.",
+        "Level of the flasgo loggers under `flasgo run`: a logging level name (any case).",
     )
 
     # WebSockets
@@ -736,8 +736,8 @@ class _Keys:
     # Metrics and tracing
     METRICS_ENABLED: bool = _bool(
         False,
-        "Serve metrics at METRICS_PATH (needs METRICS_BEARER_TOKEN). Reserved: not read by this "
-        "version.",
+        "Serve Prometheus metrics at METRICS_PATH to requests bearing METRICS_BEARER_TOKEN "
+        "(the metrics extra).",
     )
     METRICS_PATH: str = _field("/metrics", _check_path, "URL path of the metrics endpoint.")
     METRICS_BEARER_TOKEN: str | None = _optional_field(
@@ -746,25 +746,13 @@ class _Keys:
         secret=True,
     )
     METRICS_EVENT_LOOP_ENABLED: bool = _bool(
-        True, "Measure event-loop lag for the metrics. Reserved: not read by this version."
+        True, "Sample event-loop lag into flasgo_event_loop_lag_seconds while metrics are on."
     )
     METRICS_EVENT_LOOP_INTERVAL_SECONDS: float = _float(
         0.1,
-        "Event-loop lag sampling interval in seconds. Reserved: not read by this version.",
+        "Event-loop lag sampling interval in seconds.",
         low=0.01,
         high=60.0,
-    )
-    OTEL_ENABLED: bool = _bool(
-        False, "Trace requests with OpenTelemetry. Reserved: not read by this version."
-    )
-    OTEL_SERVICE_NAME: str = _text("flasgo", "service.name of the traces.", non_empty=True)
-    OTEL_SERVICE_VERSION: str | None = _text(None, "service.version of the traces.", optional=True)
-    OTEL_TRACE_SAMPLE_RATIO: float = _float(
-        1.0, "Share of requests traced, from 0 to 1.", low=0.0, high=1.0
-    )
-    OTEL_EXCLUDED_PATHS: frozenset[str] = _set((), _check_path, "URL paths never traced.")
-    OTEL_SET_GLOBAL_PROVIDER: bool = _bool(
-        True, "Install the tracer provider as OpenTelemetry's global one."
     )
 
     # API docs and OpenAPI
