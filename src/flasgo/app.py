@@ -40,6 +40,7 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.settings import Settings
 from flasgo.sockets import SocketDispatcher, compile_websocket_handler
+from flasgo.tracing import Tracing, traced
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
@@ -128,6 +129,8 @@ class Flasgo(Scaffold):
         self.health = HealthChecks()
         # The Prometheus metrics (``METRICS_ENABLED``), made by `freeze`.
         self.metrics: Metrics | None = None
+        # OpenTelemetry (``OTEL_ENABLED``): add span processors to ``app.tracing.provider``.
+        self.tracing = Tracing(self.settings) if self.settings.OTEL_ENABLED else None
         self._frozen = False
         self._entry: ASGIApp | None = None
         self._direct = False
@@ -523,6 +526,9 @@ class Flasgo(Scaffold):
             metrics=self.metrics,
             access=AccessLog() if is_access_log_on(self.settings) else None,
         )
+        if self.tracing is not None:
+            self._http = traced(self._http, self.tracing)
+            self._lifespan.shutdown.append(self.tracing.shutdown)
         self._sockets = SocketDispatcher(
             self, self._ws_router, compiled.pipeline.host_validator, self.settings
         )

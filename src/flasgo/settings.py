@@ -755,6 +755,21 @@ class _Keys:
         high=60.0,
     )
 
+    OTEL_ENABLED: bool = _bool(
+        False,
+        "Trace requests with OpenTelemetry (the otel extra): one span per request named "
+        "'METHOD /route/<template>', query values redacted.",
+    )
+    OTEL_SERVICE_NAME: str = _text("flasgo", "service.name of the traces.", non_empty=True)
+    OTEL_SERVICE_VERSION: str | None = _text(None, "service.version of the traces.", optional=True)
+    OTEL_TRACE_SAMPLE_RATIO: float = _float(
+        1.0, "Share of requests traced, from 0 to 1.", low=0.0, high=1.0
+    )
+    OTEL_EXCLUDED_PATHS: frozenset[str] = _set((), _check_path, "URL paths never traced.")
+    OTEL_SET_GLOBAL_PROVIDER: bool = _bool(
+        True, "Install the tracer provider as OpenTelemetry's global one."
+    )
+
     # API docs and OpenAPI
     ENABLE_DOCS: bool = _bool(
         False, "Serve the API docs page at DOCS_PATH and the OpenAPI document at OPENAPI_PATH."
