@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from flasgo.context import request_binding
+from flasgo.context import find_request
 from flasgo.metrics import UNMATCHED
 
 if TYPE_CHECKING:
@@ -37,8 +37,7 @@ def observe(entry: Entry, *, metrics: Metrics | None, access: AccessLog | None) 
 
 
 def _route() -> str:
-    binding = request_binding.get(None)
-    request = binding.request if binding is not None else None
+    request = find_request()
     if request is None or request.rule is None:
         return UNMATCHED
     return request.rule.rule
@@ -82,8 +81,7 @@ def _logged(entry: Entry, metrics: Metrics | None, access: AccessLog) -> Entry:
             nonlocal status, route, request_id, client
             if message["type"] == "http.response.start":
                 status = message["status"]
-                binding = request_binding.get(None)
-                request = binding.request if binding is not None else None
+                request = find_request()
                 if request is not None:
                     if request.rule is not None:
                         route = request.rule.rule

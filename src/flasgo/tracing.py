@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from flasgo.context import request_binding
+from flasgo.context import find_request
 from flasgo.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -140,8 +140,7 @@ def traced(entry: Entry, tracing: Tracing) -> Entry:
                 if message["type"] == "http.response.start":
                     status = message["status"]
                     span.set_attribute("http.response.status_code", status)
-                    binding = request_binding.get(None)
-                    request = binding.request if binding is not None else None
+                    request = find_request()
                     if request is not None and request.rule is not None:
                         span.update_name(f"{name} {request.rule.rule}")
                         span.set_attribute("http.route", request.rule.rule)
