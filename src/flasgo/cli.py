@@ -47,8 +47,20 @@ class TargetError(click.ClickException):
     exit_code = 2
 
 
-def _load(target: str | None, app_option: str | None) -> LoadedApp:
+def _load(
+    target: str | None, app_option: str | None, defaults: dict[str, str] | None = None
+) -> LoadedApp:
     from flasgo.discovery import AppNotFoundError, load_app
+    from flasgo.envfile import EnvFileError, load_env_file
+
+    # `.env` in the working folder fills variables the environment lacks (FLASGO_SKIP_DOTENV
+    # skips it); read before the app is imported, since its settings read the environment.
+    try:
+        load_env_file()
+    except EnvFileError as exc:
+        raise TargetError(str(exc)) from exc
+    for name, value in (defaults or {}).items():
+        os.environ.setdefault(name, value)
 
     if target and app_option and target != app_option:
         raise click.UsageError(f"Give the app once: TARGET {target!r} or --app {app_option!r}")
@@ -141,10 +153,9 @@ def run(
     from flasgo import serving
     from flasgo.exceptions import ConfigurationError
 
-    # The access log is on under `flasgo run` unless the app's code or the environment says
-    # otherwise; the variable reaches reload and worker processes too.
-    os.environ.setdefault(ACCESS_LOG_ENV, "on")
-    loaded = _load(target, app_option)
+    # The access log is on under `flasgo run` unless the app's code, the environment or .env
+    # says otherwise; the variable reaches reload and worker processes too.
+    loaded = _load(target, app_option, {ACCESS_LOG_ENV: "on"})
     _configure_logging(loaded.app)
     click.echo(f"Serving {loaded.source} on http://{_url_host(host)}:{port}", err=True)
     try:
