@@ -10,6 +10,7 @@ order); where no event is logged (404, 405, body limits) the reason is the respo
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeAlias
 
@@ -118,6 +119,20 @@ class _EventRecorder(logging.Handler):
         if isinstance(fields, dict):
             self.events.append(str(fields["event"]))
             self.by_request.append((str(fields["request_id"]), str(fields["event"])))
+
+
+@pytest.fixture
+def isolated_imports() -> Iterator[None]:
+    """Undo what loading an app file does to ``sys.path`` and ``sys.modules``.
+
+    A test that loads ``app.py`` through the CLI would otherwise leave module ``app`` behind,
+    and the next test's ``app.py`` would be refused as a different module of the same name.
+    """
+    saved_path, saved_modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - saved_modules:
+        del sys.modules[name]
 
 
 @pytest.fixture

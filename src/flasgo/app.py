@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
+from flasgo.accesslog import AccessLog, is_access_log_on
 from flasgo.compiler import Registrations, compile_pipeline
 from flasgo.concurrency import ThreadPool
 from flasgo.context import LocalProxy, app_var, find_app, find_request
@@ -24,8 +25,10 @@ from flasgo.dependencies import scoped_overrides
 from flasgo.endpoint import Endpoint
 from flasgo.exceptions import ConfigurationError, NotFound, SetupFrozenError
 from flasgo.handlers import compile_handler
+from flasgo.health import HealthChecks, install_health
 from flasgo.injectables import Injectables
 from flasgo.lifespan import Lifespan
+from flasgo.observer import observe
 from flasgo.pages import PageSupport, add_static_route, find_root_path
 from flasgo.ratelimit import RateLimitBackend
 from flasgo.realtime import Channels
@@ -43,11 +46,13 @@ from flasgo.sessions import CookieSessions, ServerSideSessions, Session, Session
 from flasgo.settings import Settings
 from flasgo.sockets import SocketDispatcher, compile_websocket_handler
 from flasgo.tasks.queue import Task, TaskQueue
+from flasgo.tracing import Tracing, traced
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
     from flasgo.cache import Cache
     from flasgo.cors import CORSConfig
+    from flasgo.metrics import Metrics
     from flasgo.pipeline import Pipeline
     from flasgo.security.auth import AuthBackend
     from flasgo.security.hosts import HostValidator
@@ -164,6 +169,7 @@ class Flasgo(PageSupport, Scaffold):
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         if self.settings.ENABLE_DOCS:
             self._installers.append(_install_docs)
+        self._init_operations()
         self._frozen = False
         self._entry: ASGIApp | None = None
         self._direct = False
@@ -175,6 +181,14 @@ class Flasgo(PageSupport, Scaffold):
             folder = self.root_path / static_folder
             if folder.is_dir():
                 add_static_route(self, folder, static_url_path, 0, "static")
+
+    def _init_operations(self) -> None:
+        # Readiness checks for /readyz (``HEALTH_ENABLED``): ``@app.health.check``.
+        self.health = HealthChecks()
+        # The Prometheus metrics (``METRICS_ENABLED``), made by `freeze`.
+        self.metrics: Metrics | None = None
+        # OpenTelemetry (``OTEL_ENABLED``): add span processors to ``app.tracing.provider``.
+        self.tracing = Tracing(self.settings) if self.settings.OTEL_ENABLED else None
 
     @property
     def security(self) -> SecurityConfig:
@@ -629,6 +643,10 @@ class Flasgo(PageSupport, Scaffold):
             return self._entry
         # SECURITY: one loud warning for a generated SECRET_KEY; an error with several workers.
         check_startup(self.settings)
+        if self.settings.HEALTH_ENABLED:
+            install_health(self, self.health)
+        if self.settings.METRICS_ENABLED:
+            self.metrics = _install_metrics(self)
         for install in self._installers:
             install(self)
         self._frozen = True
@@ -645,6 +663,7 @@ class Flasgo(PageSupport, Scaffold):
                 sessions=self.sessions,
                 rate_limiter=self.rate_limiter,
                 throttle=self._throttle,
+                on_refusal=self.metrics.refused if self.metrics is not None else None,
             )
         )
         self.pipeline = compiled.pipeline
@@ -662,7 +681,17 @@ class Flasgo(PageSupport, Scaffold):
             service = TaskService(self.tasks, self.settings)
             self._lifespan.startup.append(service.start)
             self._lifespan.shutdown.append(service.stop)
-        self._http = compiled.pipeline.handle
+        # /readyz answers 503 from the moment shutdown starts.
+        self._lifespan.shutdown.insert(0, self.health.start_draining)
+        # PERF: with metrics and the access log off this is the pipeline's entry itself.
+        self._http = observe(
+            compiled.pipeline.handle,
+            metrics=self.metrics,
+            access=AccessLog() if is_access_log_on(self.settings) else None,
+        )
+        if self.tracing is not None:
+            self._http = traced(self._http, self.tracing)
+            self._lifespan.shutdown.append(self.tracing.shutdown)
         self._sockets = SocketDispatcher(
             self, self._ws_router, compiled.pipeline, self.settings, compiled.socket_guards
         )
@@ -764,6 +793,16 @@ def _install_docs(app: Flasgo) -> None:
     from flasgo.openapi.docs import install_docs
 
     install_docs(app)
+
+
+def _install_metrics(app: Flasgo) -> Metrics:
+    from flasgo.metrics import Metrics, install_metrics
+
+    metrics = Metrics(app.settings)
+    install_metrics(app, metrics)
+    app.on_startup(metrics.start_sampler)
+    app.on_shutdown(metrics.stop_sampler)
+    return metrics
 
 
 def _default_sessions(settings: Settings) -> SessionBackend:

@@ -1,7 +1,8 @@
 """The ``flasgo`` command line: ``run`` serves an app, ``worker`` runs its tasks, ``routes``
 lists its URL rules, ``openapi`` exports its OpenAPI document, ``check --deploy`` lists its
-production problems and ``check --against SNAPSHOT`` fails when a control got weaker than a
-policy snapshot.
+production problems, ``check --against SNAPSHOT`` fails when a control got weaker than a policy
+snapshot, ``new`` writes a project, ``shell`` opens a console with the app, ``settings`` shows
+the effective settings and where each came from.
 
 Importing this module costs click and the settings table only: discovery, the app and the
 servers load when a command runs. Errors in the user's target end the command with exit status 2
@@ -30,6 +31,7 @@ HOST_ENV = "FLASGO_HOST"
 PORT_ENVS = ("FLASGO_PORT", "PORT")
 RELOAD_ENV = "FLASGO_RELOAD"
 WORKERS_ENV = "WEB_CONCURRENCY"
+ACCESS_LOG_ENV = find_setting("ACCESS_LOG").env
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -61,8 +63,20 @@ def load_app(target: str | None = None) -> Any:
     return discover(target).app
 
 
-def _load(target: str | None, app_option: str | None) -> LoadedApp:
+def _load(
+    target: str | None, app_option: str | None, defaults: dict[str, str] | None = None
+) -> LoadedApp:
     from flasgo.discovery import AppNotFoundError, load_app
+    from flasgo.envfile import EnvFileError, load_env_file
+
+    # `.env` in the working folder fills variables the environment lacks (FLASGO_SKIP_DOTENV
+    # skips it); read before the app is imported, since its settings read the environment.
+    try:
+        load_env_file()
+    except EnvFileError as exc:
+        raise TargetError(str(exc)) from exc
+    for name, value in (defaults or {}).items():
+        os.environ.setdefault(name, value)
 
     if target and app_option and target != app_option:
         raise click.UsageError(f"Give the app once: TARGET {target!r} or --app {app_option!r}")
@@ -155,7 +169,10 @@ def run(
     from flasgo import serving
     from flasgo.exceptions import ConfigurationError
 
-    loaded = _load(target, app_option)
+    # The access log is on under `flasgo run` unless the app's code, the environment or .env
+    # says otherwise; the variable reaches reload and worker processes too.
+    loaded = _load(target, app_option, {ACCESS_LOG_ENV: "on"})
+    _configure_logging(loaded.app)
     click.echo(f"Serving {loaded.source} on http://{_url_host(host)}:{port}", err=True)
     try:
         serving.serve(
@@ -215,6 +232,15 @@ def worker(
         )
     except TaskBackendError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _configure_logging(app: object) -> None:
+    from flasgo.logs import configure_logging
+    from flasgo.settings import Settings
+
+    settings = getattr(app, "settings", None)
+    if isinstance(settings, Settings):
+        configure_logging(format=settings.LOG_FORMAT, level=settings.LOG_LEVEL)
 
 
 def _url_host(host: str) -> str:
@@ -401,6 +427,73 @@ def _check_summary(source: str, deploy: bool, errors: int, warnings: int) -> str
     if not errors and not warnings:
         return f"{source}: no deployment problems found."
     return f"{source}: {errors} error(s), {warnings} warning(s)."
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--template",
+    type=click.Choice(["api", "web", "realtime"]),
+    default="api",
+    show_default=True,
+    help="api: JSON routes; web: an HTML page with a CSRF-protected form; realtime: WebSocket.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(exists=True, file_okay=False, writable=True),
+    default=".",
+    show_default=True,
+    help="The folder to create the project in.",
+)
+def new(*, name: str, template: str, directory: str) -> None:
+    """Create the project NAME (a Python identifier) from a template; never overwrites."""
+    from flasgo.project import ProjectError, create_project
+
+    try:
+        path = create_project(name, Path(directory), template)
+    except ProjectError as exc:
+        raise TargetError(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"Cannot create {name}: {exc.strerror or exc}") from exc
+    click.echo(f"Created {path} from the {template} template.")
+    click.echo(f"Next: cd {path} && make test")
+
+
+@cli.command(epilog=_TARGET_HELP)
+@click.argument("target", required=False)
+@_app_option
+@click.option("--plain", is_flag=True, help="Use the standard console even with IPython.")
+def shell(*, target: str | None, app_option: str | None, plain: bool) -> None:
+    """Open a Python console with the app at TARGET loaded (``app``, ``current_app``)."""
+    from flasgo.shell import run_shell
+
+    loaded = _load(target, app_option)
+    run_shell(loaded.app, loaded.source, plain=plain)
+
+
+@cli.command(name="settings", epilog=_TARGET_HELP)
+@click.argument("target", required=False)
+@_app_option
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+def settings_command(*, target: str | None, app_option: str | None, as_json: bool) -> None:
+    """Show the effective settings of the app at TARGET: value (secrets masked) and source."""
+    from flasgo.provenance import effective_settings
+    from flasgo.settings import Settings
+
+    loaded = _load(target, app_option)
+    settings = getattr(loaded.app, "settings", None)
+    if not isinstance(settings, Settings):
+        raise TargetError(
+            f"'{loaded.source}' is not a Flasgo app (it has no Flasgo settings), so there are "
+            "no settings to show"
+        )
+    rows = effective_settings(settings)
+    if as_json:
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    width = max(len(row.name) for row in rows)
+    for row in rows:
+        click.echo(f"{row.name:<{width}}  {row.value}  [{row.source}]")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -60,6 +60,7 @@ class Registrations:
     sessions: SessionBackend
     rate_limiter: RateLimitBackend | None
     throttle: SecurityFailureThrottle | None
+    on_refusal: Callable[[str], None] | None = None
 
 
 @dataclass(slots=True)
@@ -158,6 +159,7 @@ def compile_pipeline(given: Registrations) -> Compiled:
         throttle=throttle,
         headers=header_policy(settings),
         screen=screen,
+        on_refusal=given.on_refusal,
     )
     pipeline_ref.append(pipeline)
     return Compiled(pipeline, csrf, limiter, throttle, closers, socket_guards)

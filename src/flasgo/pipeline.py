@@ -130,6 +130,7 @@ class Pipeline:
         throttle: The security-failure throttle, or None.
         headers: The security header policy.
         screen: The pre-routing checks.
+        on_refusal: Called with each refusal's reason code (the metrics count them), or None.
     """
 
     __slots__ = (
@@ -142,6 +143,7 @@ class Pipeline:
         "_headers",
         "_json",
         "_offer_cookies",
+        "_on_refusal",
         "_pool",
         "_preload",
         "_refresh",
@@ -166,6 +168,7 @@ class Pipeline:
         throttle: SecurityFailureThrottle | None,
         headers: HeaderPolicy,
         screen: Screen,
+        on_refusal: Callable[[str], None] | None = None,
     ) -> None:
         self._app = app
         self._settings = settings
@@ -177,6 +180,7 @@ class Pipeline:
         self._throttle = throttle
         self._headers = headers
         self._screen = screen
+        self._on_refusal = on_refusal
         self._errors = ErrorRenderer(debug=settings.DEBUG)
         self._compressor = Compressor.from_settings(settings)
         self._offer_cookies = csrf is not None
@@ -348,6 +352,8 @@ class Pipeline:
             status=refusal.error.status_code,
             **refusal.fields,
         )
+        if self._on_refusal is not None:
+            self._on_refusal(refusal.reason)
         throttle = self._throttle
         if refusal.counted and throttle is not None:
             return await throttle.register(request) or refusal.error

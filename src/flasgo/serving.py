@@ -157,6 +157,10 @@ def _int_setting(app: object, name: str) -> int | None:
     return None
 
 
+def _shutdown_seconds(app: object) -> int:
+    return _int_setting(app, "SHUTDOWN_TIMEOUT_SECONDS") or GRACEFUL_SHUTDOWN_SECONDS
+
+
 def _is_installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
@@ -221,7 +225,8 @@ def build_uvicorn_options(
         "ws_ping_timeout": 20.0,
         "ws_per_message_deflate": False,
         "limit_concurrency": _int_setting(app, "SERVER_LIMIT_CONCURRENCY"),
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # NOTE: on SIGTERM uvicorn stops accepting, then waits this long for in-flight requests.
+        "timeout_graceful_shutdown": _shutdown_seconds(app),
         # PERF: uvicorn's access log costs a log record per request; Flasgo logs its own.
         "access_log": False,
         "reload": reload,
@@ -286,6 +291,8 @@ def build_granian_options(
         "reload": reload,
         "factory": factory,
         "websockets": True,
+        # NOTE: how long a stopping worker may take to finish its requests before it is killed.
+        "workers_kill_timeout": _shutdown_seconds(app),
     }
     backpressure = _int_setting(app, "SERVER_LIMIT_CONCURRENCY")
     if backpressure is not None:

@@ -671,12 +671,12 @@ class _Keys:
     LOG_FORMAT: Literal["text", "json"] = _choice(
         "text",
         {"text": "text", "json": "json"},
-        "Log line format, 'text' or 'json'. Reserved: not read by this version.",
+        "Format of the flasgo loggers' lines under `flasgo run`, 'text' or 'json'.",
     )
     LOG_LEVEL: str = _choice(
         "INFO",
         {level.lower(): level for level in _LOG_LEVELS},
-        "A logging level name (any case). Reserved: not read by this version.",
+        "Level of the flasgo loggers under `flasgo run`: a logging level name (any case).",
     )
 
     # WebSockets
@@ -797,11 +797,36 @@ class _Keys:
         above=True,
     )
 
+    # Operations: health endpoints, graceful shutdown, access log
+    HEALTH_ENABLED: bool = _bool(
+        False,
+        "Serve GET /healthz (liveness: 200 while the process serves) and GET /readyz "
+        "(readiness: 200 when every readiness check passes, else 503).",
+    )
+    HEALTH_CHECK_TIMEOUT_SECONDS: float = _float(
+        2.0,
+        "Time one readiness check may take before it counts as failed (503 from /readyz).",
+        low=0,
+        high=300.0,
+        above=True,
+    )
+    SHUTDOWN_TIMEOUT_SECONDS: int = _int(
+        10,
+        "On SIGTERM the server stops accepting connections and gives in-flight requests "
+        "(streams and after-response tasks included) this many seconds to finish.",
+    )
+    ACCESS_LOG: str = _choice(
+        "auto",
+        {"auto": "auto", "on": "on", "off": "off"},
+        "One line per request on the flasgo.access logger: 'on', 'off', or 'auto' (on when "
+        "DEBUG is true; `flasgo run` sets FLASGO_ACCESS_LOG=on unless it is set).",
+    )
+
     # Metrics and tracing
     METRICS_ENABLED: bool = _bool(
         False,
-        "Serve metrics at METRICS_PATH (needs METRICS_BEARER_TOKEN). Reserved: not read by this "
-        "version.",
+        "Serve Prometheus metrics at METRICS_PATH to requests bearing METRICS_BEARER_TOKEN "
+        "(the metrics extra).",
     )
     METRICS_PATH: str = _field("/metrics", _check_path, "URL path of the metrics endpoint.")
     METRICS_BEARER_TOKEN: str | None = _optional_field(
@@ -810,16 +835,19 @@ class _Keys:
         secret=True,
     )
     METRICS_EVENT_LOOP_ENABLED: bool = _bool(
-        True, "Measure event-loop lag for the metrics. Reserved: not read by this version."
+        True, "Sample event-loop lag into flasgo_event_loop_lag_seconds while metrics are on."
     )
     METRICS_EVENT_LOOP_INTERVAL_SECONDS: float = _float(
         0.1,
-        "Event-loop lag sampling interval in seconds. Reserved: not read by this version.",
+        "Event-loop lag sampling interval in seconds.",
         low=0.01,
         high=60.0,
     )
+
     OTEL_ENABLED: bool = _bool(
-        False, "Trace requests with OpenTelemetry. Reserved: not read by this version."
+        False,
+        "Trace requests with OpenTelemetry (the otel extra): one span per request named "
+        "'METHOD /route/<template>', query values redacted.",
     )
     OTEL_SERVICE_NAME: str = _text("flasgo", "service.name of the traces.", non_empty=True)
     OTEL_SERVICE_VERSION: str | None = _text(None, "service.version of the traces.", optional=True)

@@ -129,6 +129,7 @@ def test_weakened_controls_and_routes_are_listed() -> None:
         weakened({"schema_version": 99}, snapshot_of(strict))
 
 
+@pytest.mark.usefixtures("isolated_imports")
 def test_check_against_fails_on_a_weakened_app(tmp_path: Path) -> None:
     runner = CliRunner()
     app_path = write_app(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
 import sys
 import types
@@ -34,6 +36,10 @@ def test_the_readme_has_examples() -> None:
 @pytest.mark.parametrize(("name", "source"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
 def test_example_runs(name: str, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # A real module, so dataclasses and pickling can find it; no __future__ flags inherited.
+    # An example may configure the flasgo loggers; the rest of the suite gets them back.
+    logger = logging.getLogger("flasgo")
+    for attribute in ("handlers", "level", "propagate"):
+        monkeypatch.setattr(logger, attribute, copy.copy(getattr(logger, attribute)))
     module = types.ModuleType(f"docs_example_{abs(hash(name))}")
     monkeypatch.setitem(sys.modules, module.__name__, module)
     exec(compile(source, name, "exec", dont_inherit=True), module.__dict__)

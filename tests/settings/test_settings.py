@@ -88,6 +88,10 @@ EXPECTED_DEFAULTS: dict[str, object] = {
     "CACHE_MAX_ENTRIES": 10_000,
     "CACHE_DEFAULT_TTL_SECONDS": 300.0,
     "CACHE_L1_TTL_SECONDS": 5.0,
+    "HEALTH_ENABLED": False,
+    "HEALTH_CHECK_TIMEOUT_SECONDS": 2.0,
+    "SHUTDOWN_TIMEOUT_SECONDS": 10,
+    "ACCESS_LOG": "auto",
     "METRICS_ENABLED": False,
     "METRICS_PATH": "/metrics",
     "METRICS_BEARER_TOKEN": None,
@@ -217,6 +221,10 @@ TABLE_SNAPSHOT: list[tuple[str, str, object, str]] = [
     ("CACHE_MAX_ENTRIES", "int", 10000, "FLASGO_CACHE_MAX_ENTRIES"),
     ("CACHE_DEFAULT_TTL_SECONDS", "float", 300.0, "FLASGO_CACHE_DEFAULT_TTL_SECONDS"),
     ("CACHE_L1_TTL_SECONDS", "float", 5.0, "FLASGO_CACHE_L1_TTL_SECONDS"),
+    ("HEALTH_ENABLED", "bool", False, "FLASGO_HEALTH_ENABLED"),
+    ("HEALTH_CHECK_TIMEOUT_SECONDS", "float", 2.0, "FLASGO_HEALTH_CHECK_TIMEOUT_SECONDS"),
+    ("SHUTDOWN_TIMEOUT_SECONDS", "int", 10, "FLASGO_SHUTDOWN_TIMEOUT_SECONDS"),
+    ("ACCESS_LOG", "str", "auto", "FLASGO_ACCESS_LOG"),
     ("METRICS_ENABLED", "bool", False, "FLASGO_METRICS_ENABLED"),
     ("METRICS_PATH", "str", "/metrics", "FLASGO_METRICS_PATH"),
     ("METRICS_BEARER_TOKEN", "str | None", None, "FLASGO_METRICS_BEARER_TOKEN"),
@@ -655,8 +663,8 @@ def test_int_minimums(key: str, minimum: int) -> None:
 
 
 def test_huge_int_in_a_message_does_not_break_it() -> None:
-    with fails(r"must be a number from 0.0 to 1.0, got <value> \(int\)"):
-        Settings(OTEL_TRACE_SAMPLE_RATIO=-(10**5000))
+    with fails(r"must be a number from 0.01 to 60.0, got <value> \(int\)"):
+        Settings(METRICS_EVENT_LOOP_INTERVAL_SECONDS=-(10**5000))
 
 
 @pytest.mark.parametrize(
@@ -664,7 +672,7 @@ def test_huge_int_in_a_message_does_not_break_it() -> None:
     [
         ("REQUEST_READ_TIMEOUT_SECONDS", [1, 0.5, 1e9], [0, -1, None, True, "1", float("inf")]),
         ("METRICS_EVENT_LOOP_INTERVAL_SECONDS", [0.01, 60, 1], [0.001, 61, float("nan")]),
-        ("OTEL_TRACE_SAMPLE_RATIO", [0, 1, 0.25], [-0.1, 1.1, 10**400]),
+        ("HEALTH_CHECK_TIMEOUT_SECONDS", [0.5, 300, 2], [0, 301, 10**400]),
         ("SSRF_RESOLUTION_TIMEOUT_SECONDS", [None, 2, 0.1], [0, -2, "x"]),
     ],
 )
@@ -681,13 +689,11 @@ def test_float_ranges(key: str, good: list[object], bad: list[object]) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "match"),
     [
-        ("OTEL_SERVICE_NAME", " ", "must be a non-empty string"),
-        ("OTEL_SERVICE_VERSION", 1, "must be a string or None"),
+        ("API_VERSION", 1, "must be a non-empty string or None"),
         ("DOCS_AUTH_BACKEND", "", "must be a non-empty string or None"),
         ("API_TITLE", None, "API_TITLE must be a string"),
         ("API_SERVERS", [""], "entries must be non-empty strings"),
         ("API_SERVERS", ["https://a", 1], "entries must be strings"),
-        ("OTEL_EXCLUDED_PATHS", ["health"], "must be a URL path starting with '/'"),
         ("METRICS_PATH", "/metrics?x", "without spaces, query or fragment"),
         ("DOCS_PATH", "/my docs", "without spaces"),
         ("OPENAPI_PATH", 3, "must be a string"),
@@ -935,8 +941,8 @@ def test_env_bad_values_name_the_variable() -> None:
         load(FLASGO_DEBUG="maybe")
     with fails("FLASGO_MAX_JSON_DEPTH must be an integer, got 'deep'"):
         load(FLASGO_MAX_JSON_DEPTH="deep")
-    with fails("FLASGO_OTEL_TRACE_SAMPLE_RATIO must be a number"):
-        load(FLASGO_OTEL_TRACE_SAMPLE_RATIO="half")
+    with fails("FLASGO_HEALTH_CHECK_TIMEOUT_SECONDS must be a number"):
+        load(FLASGO_HEALTH_CHECK_TIMEOUT_SECONDS="half")
     with fails(r"MAX_JSON_DEPTH must be a positive integer.*\(from .* FLASGO_MAX_JSON_DEPTH\)"):
         load(FLASGO_MAX_JSON_DEPTH="0")
     with fails("FLASGO_SECURITY_HEADERS must be a JSON object"):
@@ -948,12 +954,12 @@ def test_env_numbers() -> None:
         FLASGO_MAX_JSON_DEPTH="32",
         FLASGO_MAX_URL_LENGTH=" 1_000 ",
         FLASGO_REQUEST_READ_TIMEOUT_SECONDS="2.5",
-        FLASGO_OTEL_TRACE_SAMPLE_RATIO="1",
+        FLASGO_HEALTH_CHECK_TIMEOUT_SECONDS="1",
         FLASGO_SSRF_RESOLUTION_TIMEOUT_SECONDS="null",
     )
     assert (settings.MAX_JSON_DEPTH, settings.MAX_URL_LENGTH) == (32, 1000)
     assert settings.REQUEST_READ_TIMEOUT_SECONDS == 2.5
-    assert settings.OTEL_TRACE_SAMPLE_RATIO == 1.0
+    assert settings.HEALTH_CHECK_TIMEOUT_SECONDS == 1.0
     assert settings.SSRF_RESOLUTION_TIMEOUT_SECONDS is None
     with fails("must be a number > 0"):
         load(FLASGO_REQUEST_READ_TIMEOUT_SECONDS="NaN")
@@ -964,13 +970,13 @@ def test_env_strings_keep_their_text() -> None:
         FLASGO_API_VERSION="1.0",
         FLASGO_SECRET_KEY="1" * 40,
         FLASGO_API_TITLE='"Quoted"',
-        FLASGO_OTEL_SERVICE_VERSION="null",
+        FLASGO_DOCS_AUTH_BACKEND="null",
     )
     assert settings.API_VERSION == "1.0"
     assert settings.SECRET_KEY == "1" * 40
     assert settings.secret_key_is_generated is False
     assert settings.API_TITLE == "Quoted"
-    assert settings.OTEL_SERVICE_VERSION is None
+    assert settings.DOCS_AUTH_BACKEND is None
 
 
 def test_env_collections_and_mappings() -> None:
@@ -979,13 +985,13 @@ def test_env_collections_and_mappings() -> None:
         FLASGO_TRUSTED_PROXIES='["10.0.0.0/8"]',
         FLASGO_API_SERVERS="https://api.test",
         FLASGO_SECURITY_HEADERS='{"X-Frame-Options": "SAMEORIGIN"}',
-        FLASGO_OTEL_EXCLUDED_PATHS="",
+        FLASGO_CSRF_TRUSTED_ORIGINS="",
     )
     assert {"a.test", ".b.test"} == settings.ALLOWED_HOSTS
     assert {"10.0.0.0/8"} == settings.TRUSTED_PROXIES
     assert settings.API_SERVERS == ("https://api.test",)
     assert dict(settings.SECURITY_HEADERS) == {"x-frame-options": "SAMEORIGIN"}
-    assert frozenset() == settings.OTEL_EXCLUDED_PATHS
+    assert frozenset() == settings.CSRF_TRUSTED_ORIGINS
 
 
 def test_env_extra() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -51,9 +52,16 @@ CLI_VARIABLES = ("FLASGO_APP", "FLASGO_HOST", "FLASGO_PORT", "PORT", "FLASGO_REL
 def clean_environment(monkeypatch: pytest.MonkeyPatch):
     for name in (*CLI_VARIABLES, "WEB_CONCURRENCY"):
         monkeypatch.delenv(name, raising=False)
+    # NOTE: `flasgo run` sets FLASGO_ACCESS_LOG and configures the flasgo loggers; setenv
+    # first so that monkeypatch restores the variable's absence.
+    monkeypatch.setenv("FLASGO_ACCESS_LOG", "auto")
+    monkeypatch.delenv("FLASGO_ACCESS_LOG")
+    logger = logging.getLogger("flasgo")
+    saved_logging = (list(logger.handlers), logger.propagate, logger.level)
     saved_path = list(sys.path)
     saved_modules = set(sys.modules)
     yield
+    logger.handlers[:], logger.propagate, logger.level = saved_logging
     sys.path[:] = saved_path
     for name in set(sys.modules) - saved_modules:
         del sys.modules[name]
@@ -459,3 +467,33 @@ def test_build_set_cookie_is_importable_from_flasgo_security() -> None:
     from flasgo.security import build_set_cookie
 
     assert build_set_cookie("id", "1") == "id=1; Path=/; Secure; HttpOnly; SameSite=Lax"
+
+
+def test_run_turns_on_the_access_log_and_configures_the_flasgo_loggers(
+    app_file: Path,
+    serve_calls: list[tuple[object, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLASGO_LOG_LEVEL", "warning")
+    monkeypatch.setenv("FLASGO_LOG_FORMAT", "json")
+
+    result = invoke("run", str(app_file))
+
+    assert result.exit_code == 0, result.output
+    loaded, _ = serve_calls[0]
+    assert loaded.app.settings.ACCESS_LOG == "on"  # type: ignore[attr-defined]
+    logger = logging.getLogger("flasgo")
+    [handler] = [h for h in logger.handlers if getattr(h, "_flasgo", False)]
+    assert type(handler.formatter).__name__ == "FlasgoJSONFormatter"
+    assert (logger.level, logger.propagate) == (logging.WARNING, False)
+
+
+def test_run_keeps_an_access_log_setting_from_the_environment(
+    app_file: Path,
+    serve_calls: list[tuple[object, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLASGO_ACCESS_LOG", "off")
+    assert invoke("run", str(app_file)).exit_code == 0
+    loaded, _ = serve_calls[0]
+    assert loaded.app.settings.ACCESS_LOG == "off"  # type: ignore[attr-defined]
