@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -65,6 +66,8 @@ _BAD_HOST = (
     "Invalid Host header. Send a Host value in ALLOWED_HOSTS or update settings.ALLOWED_HOSTS."
 )
 _HEAD_TOO_LARGE = "Request headers exceed MAX_REQUEST_HEAD_BYTES."
+# RFC 3986 pchar and "/": what a path keeps unencoded.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _NOT_FOUND = "No route matches {path!r}. Check the URL or register a handler for this path."
 
 
@@ -309,7 +312,10 @@ class Pipeline:
             if self._router.match(other) is not None:
                 query = scope.get("query_string", b"")
                 root = scope.get("root_path", "")
-                location = f"{root}{other}" + (f"?{query.decode('latin-1')}" if query else "")
+                # NOTE: the path is decoded text; a header needs it percent-encoded again.
+                location = quote(f"{root}{other}", safe=_PATH_SAFE) + (
+                    f"?{query.decode('latin-1')}" if query else ""
+                )
                 return RedirectResponse(location, 308)
         shown = path if len(path) <= 200 else f"{path[:200]}..."
         return NotFound(_NOT_FOUND.format(path=shown))
