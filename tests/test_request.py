@@ -253,7 +253,7 @@ def test_bad_input_is_logged_without_control_characters(
     client = echo_app(MAX_REQUEST_BODY_BYTES=4).test_client()
     with caplog.at_level(logging.INFO, logger="flasgo.request"):
         assert client.post("/echo", body=b"x" * 5).status_code == 413
-        assert client.post("/json%0d%0aX:1", json={}).status_code == 400
+        assert client.post("/json%0d%0aX:1", json={}).status_code == 404
     lines = [r.getMessage() for r in caplog.records if r.name == "flasgo.request"]
     assert len(lines) == 1
     assert lines[0].startswith("client-error status=413 method='POST' path='/echo'")

@@ -214,6 +214,12 @@ class Pipeline:
             preset = self._not_found(path, scope)
         else:
             entry, params = match
+            # SECURITY: a decoded %00 or %0A must not reach a handler as a path parameter.
+            # PERF: static routes skip it; isprintable() is one C pass over the path.
+            if params and not path.isprintable() and _has_control(path):
+                bad = Refusal(BadRequest(_CONTROL_IN_PATH), "path-control-character", counted=False)
+                await self._refuse_early(scope, receive, send, bad)
+                return
             found = entry.targets.get(method)
             if found is None:
                 found, preset = self._other_method(entry, method)
@@ -256,10 +262,6 @@ class Pipeline:
         if len(target) + len(scope.get("query_string", b"")) > screen.max_url:
             too_long = URITooLong("Request URL exceeds MAX_URL_LENGTH.")
             return Refusal(too_long, "url-too-long", counted=False)
-        path: str = scope["path"]
-        # PERF: isprintable() is one C pass; only a path it rejects is searched.
-        if not path.isprintable() and _has_control(path):
-            return Refusal(BadRequest(_CONTROL_IN_PATH), "path-control-character", counted=False)
         # PERF: one pass collects the headers that must come once (Host, Authorization).
         once = [pair for pair in headers if pair[0] in _ONCE]
         if len(once) > 1 and sum(name == b"authorization" for name, _ in once) > 1:

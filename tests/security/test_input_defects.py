@@ -36,7 +36,8 @@ def build(make_app: AppFactory) -> AppBuilder:
 
 
 @pytest.mark.parametrize(
-    "path", ["/users/a%00b", "/users/a%0Ab", "/users/%0D", "/users/%1F", "/users/x%7F", "/%09/"]
+    "path",
+    ["/users/a%00b", "/users/a%0Ab", "/users/%0D", "/users/%1F", "/users/x%7F", "/files/a/%09/b"],
 )
 def test_a_control_character_in_the_path_is_400(
     build: AppBuilder, make_client: ClientFactory, security_events: list[str], path: str
