@@ -118,7 +118,13 @@ def compile_pipeline(given: Registrations) -> Compiled:
                 limiter = default_backend(settings.REDIS_URL)
                 if isinstance(limiter, RedisRateLimiter):
                     closers.append(limiter.close)
-            limits = EndpointLimits(endpoint.name, rules, limiter, given.pool.run)
+            limits = EndpointLimits(
+                endpoint.name,
+                rules,
+                limiter,
+                given.pool.run,
+                ipv6_prefix=settings.CLIENT_IPV6_PREFIX,
+            )
         target = _target(given, endpoint, csrf, limits, pipeline_ref)
         router.add(endpoint.rule, endpoint.methods, target, name=endpoint.name)
     fallback = _target(given, given.fallback, None, None, pipeline_ref)

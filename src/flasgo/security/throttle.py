@@ -5,7 +5,8 @@ client IP in a sliding window: at most ``SECURITY_FAILURE_RATE_LIMIT`` failures 
 ``SECURITY_FAILURE_WINDOW_SECONDS`` (0 switches the throttle off). The failure that goes over
 the limit is answered 429 instead of its 400/401/403, and from then on the client's requests
 are refused at screening, before routing or any auth work, until the window has room again
-(``Retry-After`` says when). Clients without an IP are never throttled.
+(``Retry-After`` says when). Clients without an IP are never throttled; an IPv6 client is
+counted by its network (``CLIENT_IPV6_PREFIX``, a /64 by default: see `flasgo.clientkey`).
 
 Counters are the sliding-window counters of `flasgo.ratelimit`: O(1) per failure, in memory
 for at most `max_clients` clients (the least recently seen is forgotten when full, so the
@@ -24,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flasgo.clientkey import client_key
 from flasgo.exceptions import ConfigurationError, TooManyRequests
 from flasgo.ratelimit import Quota, RateLimitBackend, RateLimiter, RedisRateLimiter, seconds
 from flasgo.security.events import log_security_event
@@ -53,12 +55,21 @@ class SecurityFailureThrottle:
         backend: Where the counters live; a `RateLimiter` of `max_clients` keys by default.
         max_clients: The most clients tracked in memory (counters and refusals).
         clock: Monotonic seconds for the refusal deadlines (tests pass a fake clock).
+        ipv6_prefix: Leading bits of an IPv6 address that name one client (1-128).
 
     Raises:
         ConfigurationError: A value is out of range.
     """
 
-    __slots__ = ("_backend", "_clock", "blocked", "limit", "max_clients", "window")
+    __slots__ = (
+        "_backend",
+        "_clock",
+        "blocked",
+        "ipv6_prefix",
+        "limit",
+        "max_clients",
+        "window",
+    )
 
     def __init__(
         self,
@@ -68,6 +79,7 @@ class SecurityFailureThrottle:
         backend: RateLimitBackend | None = None,
         max_clients: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        ipv6_prefix: int = 64,
     ) -> None:
         if type(limit) is not int or limit < 1:
             raise ConfigurationError(
@@ -80,6 +92,9 @@ class SecurityFailureThrottle:
             )
         if type(max_clients) is not int or max_clients < 1:
             raise ConfigurationError(f"max_clients must be a positive int, got {max_clients!r}")
+        if type(ipv6_prefix) is not int or not 1 <= ipv6_prefix <= 128:
+            raise ConfigurationError(f"ipv6_prefix must be 1 to 128, got {ipv6_prefix!r}")
+        self.ipv6_prefix = ipv6_prefix
         self.limit = limit
         self.window = float(window)
         self.max_clients = max_clients
@@ -97,7 +112,12 @@ class SecurityFailureThrottle:
             return None
         url = settings.REDIS_URL
         backend = RedisRateLimiter.from_url(url, namespace="flasgo.throttle") if url else None
-        return cls(limit, settings.SECURITY_FAILURE_WINDOW_SECONDS, backend=backend)
+        return cls(
+            limit,
+            settings.SECURITY_FAILURE_WINDOW_SECONDS,
+            backend=backend,
+            ipv6_prefix=settings.CLIENT_IPV6_PREFIX,
+        )
 
     async def close(self) -> None:
         """Close the backend's connections (a Redis client), if it has any."""
@@ -121,7 +141,7 @@ class SecurityFailureThrottle:
         client = scope.get("client")
         if not client:
             return None
-        wait = self.retry_after(client[0])
+        wait = self.retry_after(client_key(client[0], self.ipv6_prefix))
         return None if wait is None else Refusal(_refusal(wait), THROTTLED, counted=False)
 
     def _block(self, client: str, wait: float) -> None:
@@ -138,9 +158,10 @@ class SecurityFailureThrottle:
             The 429 to answer instead of the refusal when this failure is over the limit,
             else None.
         """
-        client = request.remote_addr
-        if client is None:
+        address = request.remote_addr
+        if address is None:
             return None
+        client = client_key(address, self.ipv6_prefix)
         quota = Quota(f"security-failure|{client}", self.limit, self.window)
         try:
             (usage,) = await self._backend.hit([quota], force=True)
