@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flasgo.background import deferred_state
 from flasgo.exceptions import UnsupportedMediaType
 from flasgo.mediatypes import is_json_media_type
+from flasgo.request import refuse_encoded_body
 from flasgo.signature import MISSING, MULTIPART, CallSpec, Scalar, model_upload_fields
 from flasgo.validation import RequestValidationError, cap_issues, collection_fields, issue
 
@@ -219,6 +220,7 @@ async def _read_json(model: Any, request: Request, required: bool, default: Any)
     if content_type is not None and not is_json_media_type(content_type):
         # SECURITY: JSON sent as text/plain is a CORS "simple request" (no preflight): refuse.
         raise UnsupportedMediaType(_NOT_JSON)
+    refuse_encoded_body(request)
     body = await request.body()
     if not body:
         if not required:

@@ -19,6 +19,7 @@ from flasgo.pipeline import Pipeline, Screen, Step, Target
 from flasgo.ratelimit import (
     EndpointLimits,
     RateLimitBackend,
+    RateLimitRule,
     RedisRateLimiter,
     default_backend,
     route_rules,
@@ -132,10 +133,14 @@ def compile_pipeline(given: Registrations) -> Compiled:
             # the user, so they count after the guard and hooks.
             by_ip = [rule for rule in rules if rule.key_func is None]
             by_key = [rule for rule in rules if rule.key_func is not None]
-            run = given.pool.run
+            run, v6 = given.pool.run, settings.CLIENT_IPV6_PREFIX
             limits = (
-                EndpointLimits(endpoint.name, by_ip, limiter, run) if by_ip else None,
-                EndpointLimits(endpoint.name, by_key, limiter, run) if by_key else None,
+                EndpointLimits(endpoint.name, by_ip, limiter, run, ipv6_prefix=v6)
+                if by_ip
+                else None,
+                EndpointLimits(endpoint.name, by_key, limiter, run, ipv6_prefix=v6)
+                if by_key
+                else None,
             )
         target = _target(given, endpoint, csrf, limits, pipeline_ref)
         # NOTE: registration already refused two views under one name.
@@ -163,6 +168,13 @@ def compile_pipeline(given: Registrations) -> Compiled:
     )
     pipeline_ref.append(pipeline)
     return Compiled(pipeline, csrf, limiter, throttle, closers, socket_guards)
+
+
+def _limits(
+    given: Registrations, endpoint: Endpoint, rules: list[RateLimitRule], limiter: RateLimitBackend
+) -> EndpointLimits:
+    ipv6_prefix = given.settings.CLIENT_IPV6_PREFIX
+    return EndpointLimits(endpoint.name, rules, limiter, given.pool.run, ipv6_prefix=ipv6_prefix)
 
 
 def _guard(given: Registrations, endpoint: Endpoint) -> Guard | None:

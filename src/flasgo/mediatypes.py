@@ -69,8 +69,11 @@ def _parse_params(value: str, pos: int) -> dict[str, str]:
         else:
             text = value[start:end].rstrip(" \t")
             pos = end + 1
-        # NOTE: the first occurrence wins, so a repeated "boundary" cannot override it.
-        if text is not None and key not in params and _is_token(key):
+        if text is not None and _is_token(key):
+            if key in params:
+                # SECURITY: a repeated "boundary" or "filename" is read as the first by one
+                # parser and the last by another; an ambiguous header is refused.
+                raise BadRequest(f"The {key!r} parameter is repeated in a header.")
             params[key] = text
     return params
 
@@ -81,7 +84,7 @@ def parse_options_header(value: str, *, max_length: int = 4096) -> tuple[str, di
     ``text/HTML; Charset="utf-8"`` becomes ``("text/html", {"charset": "utf-8"})``.
     Parameter names are lower-cased, values keep their case; quoted values lose their
     DQUOTEs and backslash escapes. Malformed parameters (no ``=``, a name that is not a
-    token, an unterminated quote) are skipped, and the first of a repeated name wins.
+    token, an unterminated quote) are skipped; a repeated name is refused.
 
     Args:
         value: The header value.
@@ -91,7 +94,7 @@ def parse_options_header(value: str, *, max_length: int = 4096) -> tuple[str, di
         The lower-cased main value and the parameters.
 
     Raises:
-        BadRequest: The value is longer than `max_length`.
+        BadRequest: The value is longer than `max_length`, or a parameter is repeated.
     """
     if len(value) > max_length:
         raise BadRequest("Header value too long.")

@@ -15,11 +15,13 @@ into responses (`flasgo.errors`); every refusal (Host, limits, CSRF, 401/403) le
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -76,6 +78,12 @@ _BAD_HOST = (
     "Invalid Host header. Send a Host value in ALLOWED_HOSTS or update settings.ALLOWED_HOSTS."
 )
 _HEAD_TOO_LARGE = "Request headers exceed MAX_REQUEST_HEAD_BYTES."
+_CONTROL_IN_PATH = "The request path contains a control character."
+# C0 controls and DEL (a decoded %00..%1F or %7F); other non-printable text is left alone.
+_has_control = re.compile(r"[\x00-\x1f\x7f]").search
+_ONCE = frozenset({b"host", b"authorization"})
+# RFC 3986 pchar and "/": what a path keeps unencoded.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _NOT_FOUND = "No route matches {path!r}. Check the URL or register a handler for this path."
 
 
@@ -232,6 +240,12 @@ class Pipeline:
             preset = self._not_found(path, scope)
         else:
             entry, params = match
+            # SECURITY: a decoded %00 or %0A must not reach a handler as a path parameter.
+            # PERF: static routes skip it; isprintable() is one C pass over the path.
+            if params and not path.isprintable() and _has_control(path):
+                bad = Refusal(BadRequest(_CONTROL_IN_PATH), "path-control-character", counted=False)
+                await self._refuse_early(scope, receive, send, bad)
+                return
             found = entry.targets.get(method)
             if found is None:
                 found, preset = self._other_method(entry, method, scope)
@@ -304,9 +318,16 @@ class Pipeline:
         if len(target) + len(scope.get("query_string", b"")) > screen.max_url:
             too_long = URITooLong("Request URL exceeds MAX_URL_LENGTH.")
             return Refusal(too_long, "url-too-long", counted=False)
+        # PERF: one pass collects the headers that must come once (Host, Authorization).
+        once = [pair for pair in headers if pair[0] in _ONCE]
+        if len(once) > 1 and sum(name == b"authorization" for name, _ in once) > 1:
+            # SECURITY: two credentials are ambiguous: "first wins" here may be "last wins"
+            # in a proxy or another service that saw the same request.
+            repeated = BadRequest("Send one Authorization header, not several.")
+            return Refusal(repeated, "authorization-header-repeated", counted=False)
         validator = screen.hosts
         if validator is not None:
-            hosts = [value for name, value in headers if name == b"host"]
+            hosts = [value for name, value in once if name == b"host"]
             # PERF: hosts seen before answer from the validator's cache without a call.
             if len(hosts) != 1 or (
                 hosts[0] not in validator.seen and not validator.is_allowed(hosts[0])
@@ -385,7 +406,10 @@ class Pipeline:
             if self._router.match(other) is not None:
                 query = scope.get("query_string", b"")
                 root = scope.get("root_path", "")
-                location = f"{root}{other}" + (f"?{query.decode('latin-1')}" if query else "")
+                # NOTE: the path is decoded text; a header needs it percent-encoded again.
+                location = quote(f"{root}{other}", safe=_PATH_SAFE) + (
+                    f"?{query.decode('latin-1')}" if query else ""
+                )
                 return RedirectResponse(location, 308)
         shown = path if len(path) <= 200 else f"{path[:200]}..."
         return NotFound(_NOT_FOUND.format(path=shown))

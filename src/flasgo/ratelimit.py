@@ -1,6 +1,7 @@
 """Rate limiting: `rate_limit` rules on handlers, and sliding-window counters to enforce them.
 
-A rule allows `requests` per `window_seconds` for each key: the client IP, or what the rule's
+A rule allows `requests` per `window_seconds` for each key: the client IP (an IPv6 client by
+its network, see `flasgo.clientkey`), or what the rule's
 `key_func` returns. Counting uses a sliding-window counter: two fixed buckets per key (the
 current window-long bucket and the one before it), the previous one weighted by how much of
 it the sliding window still covers. A check is O(1) in time and memory whatever the quota (no
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from flasgo.clientkey import client_key
 from flasgo.concurrency import is_async_callable
 from flasgo.exceptions import ConfigurationError, TooManyRequests
 from flasgo.jsonenc import encode_json
@@ -418,9 +420,11 @@ class EndpointLimits:
         rules: The rules, at least one.
         backend: Where the counters live.
         run_sync: Runs a sync key function off the loop (the app's thread pool).
+        ipv6_prefix: Leading bits of an IPv6 address that name one client (see
+            `flasgo.clientkey`).
     """
 
-    __slots__ = ("_backend", "_checks", "_run_sync")
+    __slots__ = ("_backend", "_checks", "_ipv6_prefix", "_run_sync")
 
     def __init__(
         self,
@@ -428,8 +432,11 @@ class EndpointLimits:
         rules: Sequence[RateLimitRule],
         backend: RateLimitBackend,
         run_sync: Callable[..., Any],
+        *,
+        ipv6_prefix: int = 64,
     ) -> None:
         self._backend = backend
+        self._ipv6_prefix = ipv6_prefix
         self._run_sync = run_sync
         self._checks = tuple(
             (
@@ -450,7 +457,7 @@ class EndpointLimits:
         # counted, as the security-failure throttle does: one shared "unknown" bucket
         # would let any such client lock all the others out.
         address = request.remote_addr
-        return None if address is None else f"ip:{address}"
+        return None if address is None else f"ip:{client_key(address, self._ipv6_prefix)}"
 
     async def enforce(self, request: Request) -> Usage | None:
         """Count `request` against every rule.

@@ -51,6 +51,9 @@ OCTETS = "application/octet-stream"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE_CHARS = ("\r", "\n", "\0")
 _NO_BODY_STATUSES = frozenset({204, 304})
+# WHATWG URL: what a browser strips around a URL, and how a scheme starts.
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 SameSite = Literal["Lax", "Strict", "None"]
@@ -354,11 +357,8 @@ class RedirectResponse(Response):
     ) -> None:
         if not 300 <= status_code <= 399:
             raise ValueError(f"A redirect needs a 3xx status, got {status_code}")
-        # SECURITY: a scheme-relative target ("//evil.example") would leave the site.
-        if location.startswith(("//", "/\\")):
-            location = "/%2F" + location[2:] if location.startswith("//") else "/%5C" + location[2:]
         super().__init__(b"", status_code, headers)
-        self.headers["location"] = location
+        self.headers["location"] = _same_site_location(location)
 
 
 class StreamingResponse(Response):
@@ -401,6 +401,33 @@ class StreamingResponse(Response):
             if data:
                 await send({"type": "http.response.body", "body": data, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _same_site_location(location: str) -> str:
+    """`location` as a browser reads it, with a target that has no scheme kept on this site.
+
+    Browsers parse ``Location`` with the WHATWG URL parser: leading and trailing C0 controls
+    and spaces are dropped, tabs and newlines are removed anywhere, and ``\\`` counts as
+    ``/``. So ``\\\\evil``, ``\\/evil``, ``/<TAB>/evil`` and `` //evil`` all mean
+    ``//evil``, another origin. A target without a scheme is meant to stay on this site, so
+    the second slash of such a start is percent-encoded (``/%2Fevil``, a path here). A target
+    with a scheme (``https://example.com/``) is the app's explicit choice and kept.
+
+    Args:
+        location: The redirect target.
+
+    Returns:
+        The target to send; CR, LF and NUL are left for the header check to refuse.
+    """
+    if "\r" in location or "\n" in location or "\0" in location:
+        return location
+    url = location.strip(_C0_AND_SPACE).replace("\t", "")
+    if _SCHEME.match(url) is not None:
+        return url
+    # SECURITY: two leading slashes or backslashes make a scheme-relative URL: another host.
+    if len(url) > 1 and url[0] in "/\\" and url[1] in "/\\":
+        return "/" + ("%2F" if url[1] == "/" else "%5C") + url[2:]
+    return url
 
 
 def redirect(location: str, code: int = 302, headers: Mapping[str, str] | None = None) -> Response:

@@ -170,14 +170,22 @@ def _bool(default: bool, description: str) -> Any:
     return _declare(default, _check_bool, "bool", description)
 
 
-def _int(default: int | None, description: str, *, minimum: int = 1, optional: bool = False) -> Any:
+def _int(
+    default: int | None,
+    description: str,
+    *,
+    minimum: int = 1,
+    maximum: float = math.inf,
+    optional: bool = False,
+) -> Any:
     bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    bound = f"an integer from {minimum} to {maximum}" if maximum < math.inf else bound
     bound += " or None" if optional else ""
 
     def check(name: str, value: object) -> int | None:
         if value is None and optional:
             return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
             raise ConfigurationError(f"{name} must be {bound}, got {_describe(name, value)}")
         return int(value)
 
@@ -659,6 +667,12 @@ class _Keys:
     )
     SECURITY_FAILURE_WINDOW_SECONDS: int = _int(
         60, "Length of the throttle's counting window in seconds."
+    )
+    CLIENT_IPV6_PREFIX: int = _int(
+        64,
+        "Leading bits of an IPv6 address that name one client for rate limits and the "
+        "throttle: one host commonly holds a whole /64. 128 counts each address.",
+        maximum=128,
     )
 
     # Logging

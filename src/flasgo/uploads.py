@@ -8,11 +8,13 @@ the disk (a rollover, or a file already on disk) runs in the app's thread pool.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
@@ -34,6 +36,8 @@ MAX_PART_HEADERS = 16
 MAX_PART_HEADER_LINE = 8192
 _MAX_FILENAME = 255
 # RFC 2046 section 5.1.1: bchars, 1 to 70 of them, not ending in a space.
+# RFC 8187 value-chars: attr-char or a percent-encoded octet.
+_is_value_chars = re.compile(r"(?:[A-Za-z0-9!#$&+\-.^_`|~]|%[0-9A-Fa-f]{2})*").fullmatch
 _BCHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ")
 
 
@@ -171,6 +175,34 @@ class UploadedFiles(Mapping[str, UploadedFile]):
             upload.close()
 
 
+def _header_text(raw: bytearray) -> str:
+    # NOTE: browsers send a part's headers, filename included, as UTF-8 (RFC 7578 §5.1,
+    # HTML's multipart/form-data encoding); older clients send ISO-8859-1, which is
+    # never mistaken for valid UTF-8 in practice.
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _extended_value(value: str) -> str:
+    """Decode an RFC 8187 ext-value (``UTF-8''r%C3%A9sum%C3%A9.pdf``).
+
+    Raises:
+        BadRequest: Not an ext-value, a charset other than UTF-8/ISO-8859-1, or bytes that
+            are not valid in it.
+    """
+    charset, _, rest = value.partition("'")
+    _language, mark, encoded = rest.partition("'")
+    charset = charset.lower()
+    if not mark or charset not in ("utf-8", "iso-8859-1") or not _is_value_chars(encoded):
+        raise BadRequest("A multipart filename* parameter is not a valid RFC 8187 value.")
+    try:
+        return unquote(encoded, encoding=charset, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest(f"A multipart filename* parameter is not valid {charset}.") from None
+
+
 def _valid_boundary(boundary: str) -> bool:
     return 0 < len(boundary) <= 70 and not boundary.endswith(" ") and set(boundary) <= _BCHARS
 
@@ -224,8 +256,8 @@ class _Reader:
 
     def on_header_end(self) -> None:
         name = self.header_name.decode("latin-1").strip().lower()
-        # NOTE: the first of a repeated header wins, as for parameters.
-        self.headers.setdefault(name, self.header_value.decode("latin-1").strip())
+        # NOTE: the first of a repeated header wins.
+        self.headers.setdefault(name, _header_text(self.header_value).strip())
         self.header_name.clear()
         self.header_value.clear()
 
@@ -239,6 +271,10 @@ class _Reader:
             raise BadRequest("A multipart part is not a named form-data part.")
         self.name = name
         filename = options.get("filename")
+        extended = options.get("filename*")
+        if extended is not None:
+            # NOTE: RFC 6266 §4.3: the extended form wins over the plain one.
+            filename = _extended_value(extended)
         if filename is None:
             self.field_count += 1
             if self.field_count > self.max_fields:

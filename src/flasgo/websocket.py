@@ -21,6 +21,7 @@ from flasgo.datastructures import Headers, MultiDict
 from flasgo.exceptions import FlasgoError
 from flasgo.jsonenc import decode_json, encode_json
 from flasgo.querystring import parse_query_string
+from flasgo.response import ResponseHeaders
 
 if TYPE_CHECKING:
     from flasgo.request import Request, RequestApp
@@ -35,6 +36,13 @@ log = logging.getLogger("flasgo.websocket")
 _SENDABLE_CODES = frozenset(
     {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
 )
+
+
+def _encoded(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    # SECURITY: validated like response headers (token names; no CR, LF or NUL in values;
+    # ISO-8859-1 only), so a handshake header cannot inject another or fail in the server.
+    checked = ResponseHeaders(headers)
+    return [(name.encode("latin-1"), checked[name].encode("latin-1")) for name in checked]
 
 
 class WebSocketDisconnect(FlasgoError):
@@ -237,7 +245,8 @@ class WebSocket:
         """Accept the connection, optionally choosing one of the offered subprotocols.
 
         Raises:
-            ValueError: `subprotocol` was not offered by the client.
+            ValueError: `subprotocol` was not offered by the client, or a header name or
+                value is invalid (CR, LF, NUL, not ISO-8859-1).
             RuntimeError: The connection was already accepted or closed.
         """
         if self.accepted or self.closed:
@@ -248,13 +257,11 @@ class WebSocket:
         if subprotocol is None and self._preferred:
             # The route's subprotocols, in the server's order of preference.
             subprotocol = next((p for p in self._preferred if p in offered), None)
+        extra = _encoded(headers) if headers else None
         await self._wait_connect()
         message: dict[str, Any] = {"type": "websocket.accept", "subprotocol": subprotocol}
-        if headers:
-            message["headers"] = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in headers.items()
-            ]
+        if extra:
+            message["headers"] = extra
         await self._send(message)
         self.accepted = True
         self.accepted_subprotocol = subprotocol
@@ -269,9 +276,14 @@ class WebSocket:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Refuse the handshake with an HTTP response when the server supports it
-        (``websocket.http.response``), else by closing with 1008."""
+        (``websocket.http.response``), else by closing with 1008.
+
+        Raises:
+            ValueError: A header name or value is invalid (CR, LF, NUL, not ISO-8859-1).
+        """
         if self.accepted or self.closed:
             raise RuntimeError("Only a WebSocket that was not accepted can be denied.")
+        extra = _encoded(headers) if headers else []
         await self._wait_connect()
         self.closed = True
         if "websocket.http.response" in self.scope.get("extensions", {}):
@@ -282,10 +294,7 @@ class WebSocket:
                 (b"cache-control", b"no-store"),
                 (b"x-content-type-options", b"nosniff"),
             ]
-            if headers:
-                raw.extend(
-                    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
-                )
+            raw.extend(extra)
             await self._send(
                 {"type": "websocket.http.response.start", "status": status_code, "headers": raw}
             )

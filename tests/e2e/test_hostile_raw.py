@@ -42,6 +42,18 @@ def index():
 @app.post("/echo")
 async def echo():
     return {{"size": len(await request.body())}}
+
+@app.get("/users/<name>")
+def user(name):
+    return name
+
+@app.post("/json")
+async def as_json():
+    return await request.json()
+
+@app.post("/form")
+async def form():
+    return dict(await request.form())
 """
 
 
@@ -172,6 +184,41 @@ CASES: dict[str, tuple[bytes, int, bool]] = {
     ),
     "nul in the path": (b"GET /\x00 HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, False),
     "trace": (b"TRACE / HTTP/1.1\r\nHost: localhost\r\n\r\n", 405, True),
+    "encoded nul in a path parameter": (
+        b"GET /users/a%00b HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        400,
+        True,
+    ),
+    "encoded newline in a path parameter": (
+        b"GET /users/a%0d%0aX:1 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        400,
+        True,
+    ),
+    "two authorization headers": (
+        (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer a\r\n"
+            b"Authorization: Bearer b\r\n\r\n"
+        ),
+        400,
+        True,
+    ),
+    "gzip-coded json body": (
+        (
+            b"POST /json HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}"
+        ),
+        415,
+        True,
+    ),
+    "repeated boundary": (
+        (
+            b"POST /form HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: multipart/form-data; boundary=a; boundary=b\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        ),
+        400,
+        True,
+    ),
 }
 
 

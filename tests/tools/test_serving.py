@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -440,6 +441,13 @@ def test_flasgo_workers_2_really_starts_two_uvicorn_workers(tmp_path: Path) -> N
     try:
         wait_until_listening(process, port, log)
         status, _, body = fetch(port, "GET", "/")
+        # NOTE: the port listens once the first worker is up; wait for the second one too
+        # (bounded), so that a busy machine does not stop the parent before it starts.
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        while log.read_text().count("Started server process") < 2 and process.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=SHUTDOWN_SECONDS)

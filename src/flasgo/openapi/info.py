@@ -8,10 +8,12 @@ distribution that holds the app's own code, found with `importlib.metadata`, els
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -109,16 +111,18 @@ def _installed_version(package: str) -> str | None:
     if len(providers) == 1:
         candidates.append(providers[0])
     for name in candidates:
-        version = _distribution_version(name)
+        version = _distribution_version(name, package)
         if version is not None:
             return version
     return None
 
 
-def _distribution_version(name: str) -> str | None:
+def _distribution_version(name: str, package: str) -> str | None:
     try:
         distribution = metadata.distribution(name)
     except (metadata.PackageNotFoundError, ValueError):
+        return None
+    if not _provides_imported(distribution, package):
         return None
     # NOTE: never Flasgo's own version: a user's API is not versioned with the framework.
     if _normalise(distribution.metadata["Name"] or "") == _FRAMEWORK_DISTRIBUTION:
@@ -126,6 +130,30 @@ def _distribution_version(name: str) -> str | None:
     # NOTE: metadata without a Version field gives None despite the annotation.
     version: str | None = distribution.version
     return version if version and version.strip() else None
+
+
+def _provides_imported(distribution: metadata.Distribution, package: str) -> bool:
+    """Whether the imported `package` is the one `distribution` installed.
+
+    A distribution that ships a stray top-level package (``tests`` is common) must not give
+    its version to the user's own package of that name, imported from elsewhere. An editable
+    install lives outside the distribution's folder and counts.
+    """
+    module = sys.modules.get(package)
+    where = getattr(module, "__file__", None)
+    if not where:
+        return True  # a namespace package, or not imported: nothing to compare
+    try:
+        direct = json.loads(distribution.read_text("direct_url.json") or "{}")
+    except ValueError:
+        direct = {}
+    if isinstance(direct, dict) and (direct.get("dir_info") or {}).get("editable") is True:
+        return True
+    try:
+        root = Path(str(distribution.locate_file(""))).resolve()
+        return Path(where).resolve().is_relative_to(root)
+    except (OSError, ValueError):
+        return False
 
 
 @lru_cache(maxsize=4)

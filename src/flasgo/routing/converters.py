@@ -169,7 +169,9 @@ class PathConverter(Converter):
         """Return the text, refusing ``.`` and ``..`` segments."""
         # SECURITY: a decoded ``%2e%2e`` arrives as ``..``; refusing dot segments keeps a
         # path placeholder from walking out of the directory a handler serves.
-        if not value or not _DOT_SEGMENTS.isdisjoint(value.split("/")):
+        # SECURITY: Windows paths (and some storage APIs) split on "\\" too: "..\\..\\x"
+        # walks up there, so backslash-separated dot segments are refused as well.
+        if not value or not _DOT_SEGMENTS.isdisjoint(value.replace("\\", "/").split("/")):
             raise ValueError("a path placeholder must not contain '.' or '..' segments")
         return value
 

@@ -5,7 +5,8 @@ client IP in a sliding window: at most ``SECURITY_FAILURE_RATE_LIMIT`` failures 
 ``SECURITY_FAILURE_WINDOW_SECONDS`` (0 switches the throttle off). The failure that goes over
 the limit is answered 429 instead of its 400/401/403, and from then on the client's requests
 are refused at screening, before routing or any auth work, until the window has room again
-(``Retry-After`` says when). Clients without an IP are never throttled.
+(``Retry-After`` says when). Clients without an IP are never throttled; an IPv6 client is
+counted by its network (``CLIENT_IPV6_PREFIX``, a /64 by default: see `flasgo.clientkey`).
 
 Counters are the sliding-window counters of `flasgo.ratelimit`: O(1) per failure, in memory
 for at most `max_clients` clients (the least recently seen is forgotten when full, so the
@@ -31,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flasgo.clientkey import client_key
 from flasgo.exceptions import BadRequest, ConfigurationError, TooManyRequests
 from flasgo.jsonenc import decode_json, encode_json
 from flasgo.ratelimit import Quota, RateLimitBackend, RateLimiter, RedisRateLimiter, seconds
@@ -65,6 +67,7 @@ class SecurityFailureThrottle:
         backend: Where the counters live; a `RateLimiter` of `max_clients` keys by default.
         max_clients: The most clients tracked in memory (counters and refusals).
         clock: Monotonic seconds for the refusal deadlines (tests pass a fake clock).
+        ipv6_prefix: Leading bits of an IPv6 address that name one client (1-128).
 
     Raises:
         ConfigurationError: A value is out of range.
@@ -75,6 +78,7 @@ class SecurityFailureThrottle:
         "_clock",
         "_sync",
         "blocked",
+        "ipv6_prefix",
         "limit",
         "max_clients",
         "shared_store",
@@ -92,6 +96,7 @@ class SecurityFailureThrottle:
         clock: Callable[[], float] = time.monotonic,
         shared_store: Store | None = None,
         sync_interval: float = 1.0,
+        ipv6_prefix: int = 64,
     ) -> None:
         if type(limit) is not int or limit < 1:
             raise ConfigurationError(
@@ -104,6 +109,9 @@ class SecurityFailureThrottle:
             )
         if type(max_clients) is not int or max_clients < 1:
             raise ConfigurationError(f"max_clients must be a positive int, got {max_clients!r}")
+        if type(ipv6_prefix) is not int or not 1 <= ipv6_prefix <= 128:
+            raise ConfigurationError(f"ipv6_prefix must be 1 to 128, got {ipv6_prefix!r}")
+        self.ipv6_prefix = ipv6_prefix
         self.limit = limit
         self.window = float(window)
         self.max_clients = max_clients
@@ -125,7 +133,11 @@ class SecurityFailureThrottle:
             return None
         url = settings.REDIS_URL
         if not url:
-            return cls(limit, settings.SECURITY_FAILURE_WINDOW_SECONDS)
+            return cls(
+                limit,
+                settings.SECURITY_FAILURE_WINDOW_SECONDS,
+                ipv6_prefix=settings.CLIENT_IPV6_PREFIX,
+            )
         backend = RedisRateLimiter.from_url(
             url, namespace="flasgo.throttle", timeout=settings.REDIS_TIMEOUT_SECONDS
         )
@@ -133,6 +145,7 @@ class SecurityFailureThrottle:
             limit,
             settings.SECURITY_FAILURE_WINDOW_SECONDS,
             backend=backend,
+            ipv6_prefix=settings.CLIENT_IPV6_PREFIX,
             shared_store=backend.store,
         )
 
@@ -210,7 +223,7 @@ class SecurityFailureThrottle:
         client = scope.get("client")
         if not client:
             return None
-        wait = self.retry_after(client[0])
+        wait = self.retry_after(client_key(client[0], self.ipv6_prefix))
         return None if wait is None else Refusal(_refusal(wait), THROTTLED, counted=False)
 
     def _block(self, client: str, wait: float) -> None:
@@ -227,9 +240,10 @@ class SecurityFailureThrottle:
             The 429 to answer instead of the refusal when this failure is over the limit,
             else None.
         """
-        client = request.remote_addr
-        if client is None:
+        address = request.remote_addr
+        if address is None:
             return None
+        client = client_key(address, self.ipv6_prefix)
         quota = Quota(f"security-failure|{client}", self.limit, self.window)
         try:
             (usage,) = await self._backend.hit([quota], force=True)

@@ -139,3 +139,23 @@ def test_flasgo_own_version_is_never_the_apps(install: Install) -> None:
 def test_api_version_must_be_a_non_empty_string() -> None:
     with pytest.raises(ConfigurationError, match="API_VERSION must be a non-empty string"):
         Flasgo({"API_VERSION": " "})
+
+
+def test_a_stray_package_of_another_distribution_gives_no_version(
+    install: Install, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A distribution that ships a top-level package of the same name as the user's (``tests``
+    # is common), while the user's package is imported from their own folder.
+    install("sloppy-dist", "4.0.0", "userpkg")
+    sys.modules.pop("userpkg")
+    own = tmp_path_factory.mktemp("project")
+    (own / "userpkg").mkdir()
+    (own / "userpkg" / "__init__.py").write_text(textwrap.dedent(ROUTES))
+    monkeypatch.syspath_prepend(str(own))
+    importlib.invalidate_caches()
+    package = importlib.import_module("userpkg")
+    assert Path(str(package.__file__)).parent.parent == own
+    app = Flasgo({"ENABLE_DOCS": True})
+    package.add_routes(app)
+
+    assert spec_of(app)["info"]["version"] == DEFAULT_API_VERSION
