@@ -95,6 +95,9 @@ class Flasgo(PageSupport, Scaffold):
         static_folder: The folder served at `static_url_path` when it exists (relative to
             the root folder; only with an import name); None serves none.
         static_url_path: Where static files are served; ``/<static_folder name>`` by default.
+        static_cache_max_age: ``Cache-Control: public, max-age=N`` for the static files (0,
+            the default, makes browsers revalidate: a 304 while unchanged; fingerprinted
+            names such as ``app.3f2a9c1d.css`` always get a year).
         templates: A ready `JinjaTemplates` to use instead of building one.
         cors: The app-wide `CORSConfig` (blueprints and routes may override it with their
             own or ``cors=False``); none by default.
@@ -102,6 +105,8 @@ class Flasgo(PageSupport, Scaffold):
             Redis when ``REDIS_URL`` is set (see `flasgo.sessions`).
         rate_limiter: Where ``@app.ratelimit`` counters live; in memory by default, in Redis
             when ``REDIS_URL`` is set (see `flasgo.ratelimit`).
+        tracer_provider: An OpenTelemetry ``TracerProvider`` of your own: requests get server
+            spans from it (as with ``OTEL_ENABLED``), and it is yours to shut down.
         security_throttle: Replaces the throttle built from the ``SECURITY_FAILURE_*``
             settings (see `flasgo.security.throttle`).
         security: A `SecurityConfig` whose values are written onto the settings (upstream's
@@ -117,8 +122,10 @@ class Flasgo(PageSupport, Scaffold):
         template_folder: str | None = "templates",
         static_folder: str | None = "static",
         static_url_path: str | None = None,
+        static_cache_max_age: int = 0,
         templates: JinjaTemplates | None = None,
         cors: CORSConfig | None = None,
+        tracer_provider: Any = None,
         session_backend: SessionBackend | None = None,
         rate_limiter: RateLimitBackend | None = None,
         security_throttle: SecurityFailureThrottle | None = None,
@@ -169,7 +176,7 @@ class Flasgo(PageSupport, Scaffold):
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         if self.settings.ENABLE_DOCS:
             self._installers.append(_install_docs)
-        self._init_operations()
+        self._init_operations(tracer_provider)
         self._frozen = False
         self._entry: ASGIApp | None = None
         self._direct = False
@@ -180,15 +187,20 @@ class Flasgo(PageSupport, Scaffold):
         if static_folder is not None and import_name is not None:
             folder = self.root_path / static_folder
             if folder.is_dir():
-                add_static_route(self, folder, static_url_path, 0, "static")
+                add_static_route(self, folder, static_url_path, static_cache_max_age, "static")
 
-    def _init_operations(self) -> None:
+    def _init_operations(self, tracer_provider: Any) -> None:
         # Readiness checks for /readyz (``HEALTH_ENABLED``): ``@app.health.check``.
         self.health = HealthChecks()
         # The Prometheus metrics (``METRICS_ENABLED``), made by `freeze`.
         self.metrics: Metrics | None = None
-        # OpenTelemetry (``OTEL_ENABLED``): add span processors to ``app.tracing.provider``.
-        self.tracing = Tracing(self.settings) if self.settings.OTEL_ENABLED else None
+        # OpenTelemetry (``OTEL_ENABLED`` or a provider passed in): add span processors to
+        # ``app.tracing.provider``.
+        self.tracing = (
+            Tracing(self.settings, tracer_provider)
+            if self.settings.OTEL_ENABLED or tracer_provider is not None
+            else None
+        )
 
     @property
     def security(self) -> SecurityConfig:

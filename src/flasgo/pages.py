@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flasgo.exceptions import ConfigurationError
+from flasgo.rendering import render_for, render_for_async
 
 if TYPE_CHECKING:
+    from flasgo.rendering import TemplateApp
     from flasgo.settings import Settings
     from flasgo.templating import JinjaTemplates
 
@@ -95,6 +97,7 @@ class PageSupport:
         url_path: str = "/static",
         max_age: int = 0,
         endpoint: str = "static",
+        cache_max_age: int | None = None,
     ) -> None:
         """Serve the files of `directory` at `url_path` (``url_for("static", filename=...)``).
 
@@ -104,8 +107,27 @@ class PageSupport:
             max_age: Seconds browsers may keep ordinary files without asking again (0:
                 revalidate each time, a 304 when unchanged); hashed names get a year.
             endpoint: The endpoint name.
+            cache_max_age: Upstream Flasgo's name for `max_age` (wins when given).
         """
+        if cache_max_age is not None:
+            max_age = cache_max_age
         add_static_route(self, self.root_path / Path(directory), url_path, max_age, endpoint)
+
+    def render_template(
+        self, name: str | Iterable[str], context: Mapping[str, Any] | None = None
+    ) -> str:
+        """Render template `name` of this app with `context` (upstream Flasgo's method).
+
+        Same as `flasgo.render_template` (Flask's function) for this app; usable outside a
+        request, in scripts and tests. Prefer `render_template_async` in async views.
+        """
+        return render_for(cast("TemplateApp", self), name, context or {})
+
+    async def render_template_async(
+        self, name: str | Iterable[str], context: Mapping[str, Any] | None = None
+    ) -> str:
+        """`render_template` with the file read and rendering off the event loop."""
+        return await render_for_async(cast("TemplateApp", self), name, context or {})
 
     # -- configuration -------------------------------------------------------------------------
 

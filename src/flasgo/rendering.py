@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = [
     "RenderedPage",
     "TemplateApp",
+    "render_for",
+    "render_for_async",
     "render_template",
     "render_template_async",
     "render_template_string",
@@ -85,7 +87,13 @@ def render_template(template_name_or_list: str | Iterable[str], **context: Any) 
     Raises:
         TemplateNotFound: No template folder holds it (or the name was refused).
     """
-    app = _app()
+    return render_for(_app(), template_name_or_list, context)
+
+
+def render_for(
+    app: TemplateApp, template_name_or_list: str | Iterable[str], context: Mapping[str, Any]
+) -> str:
+    """Render a template of `app` with `context` (`render_template` for a given app)."""
     templates = app.templates
     template = templates.get_template(template_name_or_list)
     return _page(template.name, templates.render(template, app.template_context(context)))
@@ -105,7 +113,13 @@ async def render_template_async(template_name_or_list: str | Iterable[str], **co
     The file is read and the page rendered in the thread pool (with the request's context),
     or, for an async Jinja environment, the template is loaded off the loop and rendered on it.
     """
-    app = _app()
+    return await render_for_async(_app(), template_name_or_list, context)
+
+
+async def render_for_async(
+    app: TemplateApp, template_name_or_list: str | Iterable[str], context: Mapping[str, Any]
+) -> str:
+    """`render_for` without blocking the event loop (as `render_template_async`)."""
     templates = app.templates
     values = app.template_context(context)
     if templates.is_async:

@@ -54,12 +54,14 @@ class Tracing:
 
     Args:
         settings: The app's settings (``OTEL_*``).
+        provider: A tracer provider the caller made and owns (``Flasgo(tracer_provider=...)``):
+            used as it is, never shut down here; None builds one from the settings.
 
     Raises:
         ConfigurationError: The otel extra is not installed.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, provider: Any = None) -> None:
         try:
             from opentelemetry import trace
             from opentelemetry.sdk.resources import Resource
@@ -73,24 +75,28 @@ class Tracing:
                 "OTEL_ENABLED needs OpenTelemetry, which is not installed; "
                 "pip install 'flasgo[otel]'"
             ) from None
-        attributes = {"service.name": settings.OTEL_SERVICE_NAME}
-        if settings.OTEL_SERVICE_VERSION is not None:
-            attributes["service.version"] = settings.OTEL_SERVICE_VERSION
-        self.provider = TracerProvider(
-            resource=Resource.create(attributes),
-            sampler=ParentBased(TraceIdRatioBased(settings.OTEL_TRACE_SAMPLE_RATIO)),
-        )
-        _add_otlp_exporter(self.provider)
-        if settings.OTEL_SET_GLOBAL_PROVIDER:
-            trace.set_tracer_provider(self.provider)
+        self.owned = provider is None
+        if provider is None:
+            attributes = {"service.name": settings.OTEL_SERVICE_NAME}
+            if settings.OTEL_SERVICE_VERSION is not None:
+                attributes["service.version"] = settings.OTEL_SERVICE_VERSION
+            provider = TracerProvider(
+                resource=Resource.create(attributes),
+                sampler=ParentBased(TraceIdRatioBased(settings.OTEL_TRACE_SAMPLE_RATIO)),
+            )
+            _add_otlp_exporter(provider)
+            if settings.OTEL_SET_GLOBAL_PROVIDER:
+                trace.set_tracer_provider(provider)
+        self.provider = provider
         self.tracer = self.provider.get_tracer("flasgo")
         self.propagator = TraceContextTextMapPropagator()
         self.excluded = settings.OTEL_EXCLUDED_PATHS
         self.server_kind = trace.SpanKind.SERVER
 
     async def shutdown(self) -> None:
-        """Flush and stop the span processors (lifespan shutdown)."""
-        self.provider.shutdown()
+        """Flush and stop the span processors (lifespan shutdown) of a provider made here."""
+        if self.owned:
+            self.provider.shutdown()
 
 
 def _add_otlp_exporter(provider: Any) -> None:

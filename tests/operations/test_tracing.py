@@ -11,7 +11,7 @@ import pytest
 
 from flasgo import Flasgo
 from flasgo.tracing import redact_query
-from tests.conftest import AppFactory, ClientFactory
+from tests.conftest import TEST_SECRET_KEY, AppFactory, ClientFactory
 
 pytest.importorskip("opentelemetry.sdk")
 
@@ -192,3 +192,29 @@ def test_the_global_provider_is_set_when_asked() -> None:
         check=False,
     )
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+def test_a_tracer_provider_of_your_own_is_used_and_left_running(
+    make_client: ClientFactory,
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # Upstream's constructor argument; OTEL_ENABLED stays at its default (off).
+    app = Flasgo(settings={"SECRET_KEY": TEST_SECRET_KEY}, tracer_provider=provider)
+
+    @app.get("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    with make_client(app) as client:  # runs the lifespan, shutdown included
+        assert client.get("/ping").text == "pong"
+    assert app.tracing is not None
+    assert app.tracing.provider is provider
+    assert list(spans(exporter)) == ["GET /ping"]
+    # Not shut down by the app: the provider still records.
+    with provider.get_tracer("after").start_as_current_span("later"):
+        pass
+    assert "later" in spans(exporter)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from flasgo import Blueprint, Flasgo
 from flasgo.staticfiles import MAX_RANGES, parse_ranges
 from tests.asgi import call, http_scope
-from tests.conftest import AppFactory, ClientFactory, RefusalCheck
+from tests.conftest import TEST_SECRET_KEY, AppFactory, ClientFactory, RefusalCheck
 
 CSS = b"body { color: #333 }\n" * 10
 DATA = bytes(range(256)) * 20  # 5120 bytes
@@ -73,6 +75,33 @@ def test_a_static_html_page_gets_the_page_headers_and_no_csrf_cookie(
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "permissions-policy" in response.headers
     assert "set-cookie" not in response.headers  # public responses never carry cookies
+
+
+def test_the_cache_lifetime_is_configurable_with_upstreams_names(
+    make_app: AppFactory, make_client: ClientFactory, site: Path
+) -> None:
+    app = make_app()
+    app.configure_static(site, cache_max_age=3600)
+    response = make_client(app).get("/static/css/site.css")
+    assert response.headers["cache-control"] == "public, max-age=3600"
+
+
+def test_the_constructor_takes_static_cache_max_age(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_client: ClientFactory
+) -> None:
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "a.css").write_bytes(CSS)
+    (tmp_path / "shop.py").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "shop", raising=False)
+    importlib.import_module("shop")
+    settings = {"SECRET_KEY": TEST_SECRET_KEY}
+    app = Flasgo("shop", settings=settings, static_cache_max_age=600)
+    response = make_client(app).get("/static/a.css")
+    assert (response.status_code, response.headers["cache-control"]) == (
+        200,
+        "public, max-age=600",
+    )
 
 
 def test_a_hashed_name_is_cached_for_a_year(app: Flasgo, make_client: ClientFactory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -359,6 +360,20 @@ def test_templates_reload_in_debug_only(
 def test_render_outside_a_request_says_so() -> None:
     with pytest.raises(RuntimeError, match="while handling a request"):
         render_template("x.html")
+
+
+def test_the_apps_render_template_methods_work_outside_a_request(
+    make_app: AppFactory, folder: Path
+) -> None:
+    # Upstream Flasgo's spelling: app.render_template(name, context), e.g. in a script.
+    write(folder, "mail.html", "<p>Hi {{ name }}</p>")
+    app = make_app()
+    app.configure_templates(folder)
+
+    page = app.render_template("mail.html", {"name": "<b>"})
+    assert page == "<p>Hi &lt;b&gt;</p>"
+    assert isinstance(page, RenderedPage)
+    assert asyncio.run(app.render_template_async("mail.html", {"name": "Ann"})) == "<p>Hi Ann</p>"
 
 
 def test_a_rendered_page_is_a_str_that_declares_html() -> None:
