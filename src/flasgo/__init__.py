@@ -66,7 +66,6 @@ from flasgo.security.ssrf import SSRFConfig, SSRFGuard, SSRFResolvedURL, SSRFVio
 from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import ServerSideSessions, Session, SessionBackend, login, logout
 from flasgo.settings import Settings
-from flasgo.staticfiles import FileResponse, send_file, send_from_directory
 from flasgo.stores import MemoryStore, StoreUnavailable
 from flasgo.stores.redis import RedisStore
 from flasgo.streaming import EventSourceResponse, NDJSONResponse, ServerSentEvent
@@ -80,6 +79,7 @@ from flasgo.validation import (
 from flasgo.websocket import WebSocket, WebSocketDisconnect, WebSocketException
 
 if TYPE_CHECKING:
+    from flasgo.staticfiles import FileResponse, send_file, send_from_directory
     from flasgo.templating import (
         BaseLoader,
         JinjaTemplates,
@@ -101,8 +101,12 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# PERF: jinja2 (the `standard` extra) is imported only when a template name is asked for.
+# PERF: jinja2 (the `standard` extra), the file-serving helpers and the test client are
+# imported only when one of their names is asked for.
 _LAZY = {
+    "FileResponse": "flasgo.staticfiles",
+    "send_file": "flasgo.staticfiles",
+    "send_from_directory": "flasgo.staticfiles",
     "BaseLoader": "flasgo.templating",
     "JinjaTemplates": "flasgo.templating",
     "SecureTemplateLoader": "flasgo.templating",

@@ -31,7 +31,6 @@ from flasgo.lifespan import Lifespan
 from flasgo.observer import observe
 from flasgo.pages import PageSupport, add_static_route, find_root_path
 from flasgo.ratelimit import RateLimitBackend
-from flasgo.realtime import Channels
 from flasgo.request import Request
 from flasgo.request_id import RequestIds
 from flasgo.routing import Converter, Router, parse_rule
@@ -45,8 +44,6 @@ from flasgo.security.throttle import SecurityFailureThrottle
 from flasgo.sessions import CookieSessions, ServerSideSessions, Session, SessionBackend
 from flasgo.settings import Settings
 from flasgo.sockets import SocketDispatcher, compile_websocket_handler
-from flasgo.tasks.queue import Task, TaskQueue
-from flasgo.tracing import Tracing, traced
 
 if TYPE_CHECKING:
     from flasgo.blueprints import Blueprint
@@ -54,13 +51,16 @@ if TYPE_CHECKING:
     from flasgo.cors import CORSConfig
     from flasgo.metrics import Metrics
     from flasgo.pipeline import Pipeline
+    from flasgo.realtime import Channels
     from flasgo.security.auth import AuthBackend
     from flasgo.security.hosts import HostValidator
     from flasgo.security.outbound import SafeHTTPClient
     from flasgo.security.ssrf import SSRFGuard, SSRFResolvedURL
     from flasgo.tasks.backend import TaskBackend
+    from flasgo.tasks.queue import Task, TaskQueue
     from flasgo.templating import JinjaTemplates
     from flasgo.testing import TestClient
+    from flasgo.tracing import Tracing
     from flasgo.user import User
 
 __all__ = ["Flasgo", "RouteInfo", "current_app"]
@@ -147,8 +147,8 @@ class Flasgo(PageSupport, Scaffold):
         loaded = Settings.load(settings)
         self.settings: Settings = loaded if security is None else security.apply(loaded)
         self.state = SimpleNamespace()
-        # Durable tasks (@app.task); the store opens on first use or at startup.
-        self.tasks = TaskQueue(self._task_backend)
+        # Durable tasks (@app.task), made on first use; the store opens then or at startup.
+        self._tasks: TaskQueue | None = None
         self._cache: Cache | None = None
         self.thread_pool = ThreadPool(self.settings.THREAD_POOL_SIZE)
         self.read_deadlines = ReadDeadlines()
@@ -196,11 +196,11 @@ class Flasgo(PageSupport, Scaffold):
         self.metrics: Metrics | None = None
         # OpenTelemetry (``OTEL_ENABLED`` or a provider passed in): add span processors to
         # ``app.tracing.provider``.
-        self.tracing = (
-            Tracing(self.settings, tracer_provider)
-            if self.settings.OTEL_ENABLED or tracer_provider is not None
-            else None
-        )
+        self.tracing: Tracing | None = None
+        if self.settings.OTEL_ENABLED or tracer_provider is not None:
+            from flasgo.tracing import Tracing
+
+            self.tracing = Tracing(self.settings, tracer_provider)
 
     @property
     def security(self) -> SecurityConfig:
@@ -376,6 +376,15 @@ class Flasgo(PageSupport, Scaffold):
         self._check_setup()
         self.auth.user_loader = func
         return func
+
+    @property
+    def tasks(self) -> TaskQueue:
+        """The app's durable task registry and queue (`flasgo.tasks.TaskQueue`)."""
+        if self._tasks is None:
+            from flasgo.tasks.queue import TaskQueue
+
+            self._tasks = TaskQueue(self._task_backend)
+        return self._tasks
 
     @overload
     def task(
@@ -687,10 +696,10 @@ class Flasgo(PageSupport, Scaffold):
             self._lifespan.startup.append(self._throttle.start)
         # The shared-storage clients made here are closed at lifespan shutdown.
         self._lifespan.shutdown.extend(compiled.closers)
-        if self.tasks.registry:
+        if self._tasks is not None and self._tasks.registry:
             from flasgo.tasks.runtime import TaskService
 
-            service = TaskService(self.tasks, self.settings)
+            service = TaskService(self._tasks, self.settings)
             self._lifespan.startup.append(service.start)
             self._lifespan.shutdown.append(service.stop)
         # /readyz answers 503 from the moment shutdown starts.
@@ -702,6 +711,8 @@ class Flasgo(PageSupport, Scaffold):
             access=AccessLog() if is_access_log_on(self.settings) else None,
         )
         if self.tracing is not None:
+            from flasgo.tracing import traced
+
             self._http = traced(self._http, self.tracing)
             self._lifespan.shutdown.append(self.tracing.shutdown)
         self._sockets = SocketDispatcher(
@@ -723,6 +734,8 @@ class Flasgo(PageSupport, Scaffold):
         """
         channels = self._channels
         if channels is None:
+            from flasgo.realtime import Channels
+
             channels = self._channels = Channels.from_settings(self.settings)
             self._lifespan.shutdown.append(channels.close)
         return channels
