@@ -23,6 +23,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from flasgo.exceptions import ConfigurationError
+from flasgo.mediatypes import accepted_codings
 from flasgo.response import Response, StreamingResponse
 
 if TYPE_CHECKING:
@@ -137,24 +138,6 @@ def _is_compressible(content_type: str | None) -> bool:
     )
 
 
-def _accepted(value: str) -> dict[str, float]:
-    accepted: dict[str, float] = {}
-    for item in value.split(",")[:32]:
-        name, _, params = item.partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            key, _, number = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(number)
-                except ValueError:
-                    quality = 0.0
-                if not 0.0 <= quality <= 1.0:
-                    quality = 0.0
-        accepted[name.strip().lower()] = quality
-    return accepted
-
-
 class Compressor:
     """Compress responses for clients that accept it.
 
@@ -193,7 +176,7 @@ class Compressor:
         values = [v for n, v in request.scope["headers"] if n == b"accept-encoding"]
         if not values:
             return None
-        accepted = _accepted(b",".join(values).decode("latin-1"))
+        accepted = accepted_codings(b",".join(values).decode("latin-1"))
         wildcard = accepted.get("*", 0.0)
         best, best_q = None, 0.0
         for coding in _ORDER:

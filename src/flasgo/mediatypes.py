@@ -11,7 +11,7 @@ import re
 
 from flasgo.exceptions import BadRequest
 
-__all__ = ["is_json_media_type", "parse_options_header"]
+__all__ = ["accepted_codings", "is_json_media_type", "parse_options_header"]
 
 _is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 # PERF: one character class each, matched from a position; linear and C-level.
@@ -125,3 +125,25 @@ def is_json_media_type(mime: str) -> bool:
         and subtype.endswith("+json")
         and _is_token(subtype) is not None
     )
+
+
+def accepted_codings(value: str) -> dict[str, float]:
+    """The codings of an ``Accept-Encoding`` value with their quality (``q``), lower-cased.
+
+    At most 32 items are read; a malformed or out-of-range ``q`` counts as 0 (not acceptable).
+    """
+    accepted: dict[str, float] = {}
+    for item in value.split(",")[:32]:
+        name, _, params = item.partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, number = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(number)
+                except ValueError:
+                    quality = 0.0
+                if not 0.0 <= quality <= 1.0:
+                    quality = 0.0
+        accepted[name.strip().lower()] = quality
+    return accepted

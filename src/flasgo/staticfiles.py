@@ -38,6 +38,7 @@ from urllib.parse import quote
 
 from flasgo.context import find_request
 from flasgo.exceptions import NotFound
+from flasgo.mediatypes import accepted_codings
 from flasgo.request import Request
 from flasgo.response import OCTETS, Response, Send
 
@@ -494,29 +495,11 @@ def send_from_directory(directory: str | os.PathLike[str], path: str, **kwargs: 
 # -- the static folder -----------------------------------------------------------------------
 
 
-def _accepted(value: str) -> dict[str, float]:
-    accepted: dict[str, float] = {}
-    for item in value.split(",")[:32]:
-        name, _, params = item.partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            key, _, number = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(number)
-                except ValueError:
-                    quality = 0.0
-                if not 0.0 <= quality <= 1.0:
-                    quality = 0.0
-        accepted[name.strip().lower()] = quality
-    return accepted
-
-
 def _precompressed(request: Request, path: Path) -> tuple[str, Path, os.stat_result] | None:
     value = request.headers.get("accept-encoding")
     if not value or "range" in request.headers:
         return None
-    accepted = _accepted(value)
+    accepted = accepted_codings(value)
     wildcard = accepted.get("*", 0.0)
     best: tuple[float, str, Path, os.stat_result] | None = None
     for coding, suffix in _ENCODINGS:

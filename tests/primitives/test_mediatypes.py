@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flasgo.exceptions import BadRequest
-from flasgo.mediatypes import is_json_media_type, parse_options_header
+from flasgo.mediatypes import accepted_codings, is_json_media_type, parse_options_header
 from tests.linear import linear_ratio
 
 
@@ -165,3 +165,30 @@ def test_json_media_types(mime: str) -> None:
 def test_not_json_media_types(mime: str) -> None:
     # SECURITY (CVE-2021-32677): text/plain bodies are never treated as JSON.
     assert not is_json_media_type(mime)
+
+
+# -- Accept-Encoding ---------------------------------------------------------------------------
+
+
+def test_accepted_codings_reads_qualities() -> None:
+    assert accepted_codings("gzip;q=0.5, BR , zstd;q=0, x;q=abc, y;q=2, z;q=nan") == {
+        "gzip": 0.5,
+        "br": 1.0,
+        "zstd": 0.0,
+        "x": 0.0,
+        "y": 0.0,
+        "z": 0.0,
+    }
+
+
+@given(st.text(max_size=300))
+def test_accepted_codings_never_raises_and_stays_in_range(value: str) -> None:
+    qualities = accepted_codings(value)
+    assert len(qualities) <= 32
+    assert all(0.0 <= quality <= 1.0 for quality in qualities.values())
+
+
+def test_accepted_codings_reads_a_huge_header_in_linear_time() -> None:
+    # NOTE: only 32 items are read, but splitting still walks the whole value: n then 2n.
+    small, large = "gzip;q=0.5," * 100_000, "gzip;q=0.5," * 200_000
+    assert linear_ratio(lambda: accepted_codings(small), lambda: accepted_codings(large)) <= 2.5
