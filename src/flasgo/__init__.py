@@ -69,9 +69,10 @@ from flasgo.settings import Settings
 from flasgo.stores import MemoryStore, StoreUnavailable
 from flasgo.stores.redis import RedisStore
 from flasgo.streaming import EventSourceResponse, NDJSONResponse, ServerSentEvent
-from flasgo.uploads import UploadedFile
+from flasgo.uploads import FormData, UploadedFile
 from flasgo.url import url_for
 from flasgo.validation import (
+    FormValidationError,
     ResponseValidationError,
     ValidationIssue,
     allow_unknown_fields,
@@ -160,6 +161,8 @@ __all__ = [
     "FlasgoJSONFormatter",
     "Forbidden",
     "Form",
+    "FormData",
+    "FormValidationError",
     "HTMLResponse",
     "HTTPException",
     "HasScope",

@@ -17,7 +17,14 @@ from flasgo.exceptions import UnsupportedMediaType
 from flasgo.mediatypes import is_json_media_type
 from flasgo.request import refuse_encoded_body
 from flasgo.signature import MISSING, MULTIPART, CallSpec, Scalar, model_upload_fields
-from flasgo.validation import RequestValidationError, cap_issues, collection_fields, issue
+from flasgo.uploads import FormData
+from flasgo.validation import (
+    FormValidationError,
+    RequestValidationError,
+    cap_issues,
+    collection_fields,
+    issue,
+)
 
 if TYPE_CHECKING:
     from flasgo.request import Request
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Extractor",
     "body_binder",
+    "invalid",
     "make_extractor",
     "read_body",
     "read_text",
@@ -194,11 +202,9 @@ def body_binder(
     async def bind(request: Request, path_values: dict[str, Any]) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
         kwargs = extract(request, path_values, errors)
-        await read_body(spec, request, kwargs, errors)
+        form = await read_body(spec, request, kwargs, errors)
         if errors:
-            raise RequestValidationError(
-                cap_issues(errors, request.app.settings.MAX_VALIDATION_ISSUES)
-            )
+            raise invalid(errors, form, request)
         return kwargs
 
     return bind
@@ -239,54 +245,61 @@ async def _read_json(model: Any, request: Request, required: bool, default: Any)
 
 async def read_body(
     spec: CallSpec, request: Request, kwargs: dict[str, Any], errors: list[dict[str, Any]]
-) -> None:
+) -> FormData | None:
     """Read the body `spec` declares into `kwargs`; validation failures go to `errors`.
+
+    Returns:
+        For a form body, the `FormData` read (empty when no body came), for the
+        `FormValidationError`; None for a JSON body.
 
     Raises:
         UnsupportedMediaType: The body is not of the declared media type.
     """
     body = spec.body
     assert body is not None
+    if body.media_type != "application/json":
+        return await _read_form(spec, request, kwargs, errors)
+    assert body.name is not None
     try:
-        if body.media_type == "application/json":
-            assert body.name is not None
-            value = await _read_json(body.model, request, body.default is MISSING, body.default)
-            kwargs[body.name] = value
-        else:
-            await _read_form(spec, request, kwargs, errors)
+        kwargs[body.name] = await _read_json(
+            body.model, request, body.default is MISSING, body.default
+        )
     except RequestValidationError as exc:
         errors.extend(exc.errors)
+    return None
+
+
+def invalid(
+    errors: list[dict[str, Any]], form: FormData | None, request: Request
+) -> RequestValidationError:
+    """The 422 for `errors`, capped: a `FormValidationError` when a form body was read."""
+    capped = cap_issues(errors, request.app.settings.MAX_VALIDATION_ISSUES)
+    if form is None:
+        return RequestValidationError(capped)
+    return FormValidationError(capped, form)
 
 
 async def _read_form(
     spec: CallSpec, request: Request, kwargs: dict[str, Any], errors: list[dict[str, Any]]
-) -> None:
+) -> FormData:
     body = spec.body
     assert body is not None
     content_type = _content_type(request)
     if content_type is None and not await request.body():
-        form: Any = None
+        form: FormData | None = None
     elif content_type is None:
         raise UnsupportedMediaType(_NOT_FORM)
     else:
         form = await request.form()
     if body.name is None:
-        source = form if form is not None else {}
-        getlist = form.getlist if form is not None else (lambda key: [])
-        if body.media_type == MULTIPART:
-            files = await request.files() if form is not None else None
-            _read_files(body.fields, files, kwargs, errors)
-            text = tuple(field for field in body.fields if field.location != "file")
-            read_text(text, source.get, getlist, kwargs, errors)
-            return
-        read_text(body.fields, source.get, getlist, kwargs, errors)
-        return
+        _read_form_fields(body.fields, body.media_type == MULTIPART, form, kwargs, errors)
+        return form if form is not None else FormData()
     if form is None:
         if body.default is MISSING:
             errors.append(issue(["body"], "missing", "A request body is required."))
         else:
             kwargs[body.name] = body.default
-        return
+        return FormData()
     assert body.model is not None
     settings = request.app.settings
     raw = _form_object(body.model.annotation, form)
@@ -296,9 +309,28 @@ async def _read_form(
         for key, many in uploads:
             if found := files.getlist(key):
                 raw[key] = found if many else found[0]
-    kwargs[body.name] = body.model.validate(
-        raw, settings.MAX_VALIDATION_ISSUES, settings.MAX_VALIDATION_WORK, strict=False
-    )
+    try:
+        kwargs[body.name] = body.model.validate(
+            raw, settings.MAX_VALIDATION_ISSUES, settings.MAX_VALIDATION_WORK, strict=False
+        )
+    except RequestValidationError as exc:
+        errors.extend(exc.errors)
+    return form
+
+
+def _read_form_fields(
+    fields: tuple[Scalar, ...],
+    multipart: bool,
+    form: FormData | None,
+    kwargs: dict[str, Any],
+    errors: list[dict[str, Any]],
+) -> None:
+    source: Any = form if form is not None else {}
+    getlist = form.getlist if form is not None else (lambda key: [])
+    if multipart:
+        _read_files(fields, form.files if form is not None else None, kwargs, errors)
+        fields = tuple(field for field in fields if field.location != "file")
+    read_text(fields, source.get, getlist, kwargs, errors)
 
 
 def _read_files(

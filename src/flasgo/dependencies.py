@@ -20,11 +20,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flasgo.background import DEFERRED_KEY, Deferred, deferred_state
-from flasgo.binding import Extractor, body_binder, make_extractor, read_body, sync_binder
+from flasgo.binding import (
+    Extractor,
+    body_binder,
+    invalid,
+    make_extractor,
+    read_body,
+    sync_binder,
+)
 from flasgo.exceptions import ConfigurationError
 from flasgo.params import Depends
 from flasgo.signature import BodyInfo, CallSpec, InjectableLookup, ParamInfo, inspect_callable
-from flasgo.validation import RequestValidationError, cap_issues
 
 if TYPE_CHECKING:
     from flasgo.request import Request
@@ -213,13 +219,12 @@ class Graph:
         errors: list[dict[str, Any]] = []
         nodes = self.nodes
         arguments = [node.extract(request, path_values, errors) for node in nodes]
+        form = None
         if self.body_index >= 0:
             node = nodes[self.body_index]
-            await read_body(node.spec, request, arguments[self.body_index], errors)
+            form = await read_body(node.spec, request, arguments[self.body_index], errors)
         if errors:
-            raise RequestValidationError(
-                cap_issues(errors, request.app.settings.MAX_VALIDATION_ISSUES)
-            )
+            raise invalid(errors, form, request)
         values: list[Any] = [None] * len(nodes)
         last = len(nodes) - 1
         for index, node in enumerate(nodes):

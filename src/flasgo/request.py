@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from flasgo.routing import RuleEntry
     from flasgo.sessiondata import Session
     from flasgo.settings import Settings
-    from flasgo.uploads import UploadedFiles
+    from flasgo.uploads import FormData, UploadedFiles
     from flasgo.user import User
 
 __all__ = ["ClientDisconnected", "Request", "RequestApp", "refuse_encoded_body"]
@@ -136,7 +136,7 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._json: Any = _UNSET
-        self._form: MultiDict | None = None
+        self._form: FormData | None = None
         self._files: UploadedFiles | None = None
         self._g: AppGlobals | None = None
         self._stream_consumed = False
@@ -491,10 +491,11 @@ class Request:
             self._json = decode_json(body, max_depth=self.app.settings.MAX_JSON_DEPTH)
         return self._json
 
-    async def form(self) -> MultiDict:
-        """The form's text fields as a multi-dict (cached): urlencoded or multipart/form-data.
+    async def form(self) -> FormData:
+        """The form (cached): urlencoded or multipart/form-data.
 
-        A multipart body is streamed; its files are kept for `files()`.
+        A `FormData`: a multi-dict of the text fields whose `files` (also `file`, `filelist`)
+        are the uploads of a multipart form, the body streamed; an urlencoded form has none.
 
         Raises:
             UnsupportedMediaType: The body is not a form.
@@ -505,17 +506,22 @@ class Request:
             mime, params = parse_options_header(self.headers.get("content-type", ""))
             refuse_encoded_body(self)
             if mime == "application/x-www-form-urlencoded":
-                self._form = parse_urlencoded_form(
+                from flasgo.uploads import FormData
+
+                fields = parse_urlencoded_form(
                     await self.body(),
                     max_fields=self.app.settings.MAX_FORM_FIELDS,
                     charset=params.get("charset", "utf-8"),
                 )
+                self._form = FormData(fields)
+                self._files = self._form.files
             elif mime == "multipart/form-data":
                 from flasgo.uploads import parse_multipart
 
-                self._form, self._files = await parse_multipart(
+                self._form = await parse_multipart(
                     self.stream(), params, self.app.settings, self.app.thread_pool
                 )
+                self._files = self._form.files
             else:
                 raise UnsupportedMediaType(
                     "Expected a form body: send application/x-www-form-urlencoded "

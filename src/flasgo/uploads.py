@@ -1,4 +1,4 @@
-"""Uploaded files and the streaming multipart/form-data reader behind `Request.form()`.
+"""Uploaded files, `FormData` and the streaming multipart/form-data reader behind `Request.form()`.
 
 The body is fed chunk by chunk from `Request.stream()` into python-multipart's push parser.
 Every limit counts what actually arrived: parts, text fields, files, and each text field's
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from flasgo.concurrency import ThreadPool
     from flasgo.settings import Settings
 
-__all__ = ["SPOOL_MAX_BYTES", "UploadedFile", "UploadedFiles", "display_filename"]
+__all__ = ["SPOOL_MAX_BYTES", "FormData", "UploadedFile", "UploadedFiles", "display_filename"]
 
 SPOOL_MAX_BYTES = 1024 * 1024
 """A file stays in memory up to this size, then moves to a temporary file on disk."""
@@ -173,6 +173,52 @@ class UploadedFiles(Mapping[str, UploadedFile]):
         """Close every file."""
         for _, upload in self._pairs:
             upload.close()
+
+
+class FormData(MultiDict):
+    """A form as `Request.form()` returns it: its text fields, plus its uploaded files.
+
+    It is a `MultiDict` of the text fields (mapping access sees each name's first value,
+    `get` and `getlist` as usual); `file`, `filelist` and `files` reach the uploads of a
+    multipart form. An urlencoded form has no files.
+
+    Args:
+        pairs: The text fields, ``(name, value)`` in arrival order.
+        files: The uploaded files (none when omitted).
+    """
+
+    __slots__ = ("_files",)
+
+    _files: UploadedFiles
+
+    def __init__(
+        self,
+        pairs: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        files: UploadedFiles | None = None,
+    ) -> None:
+        super().__init__(pairs)
+        self._files = files if files is not None else UploadedFiles()
+
+    @classmethod
+    def _parsed(cls, fields: list[tuple[str, str]], files: UploadedFiles | None) -> FormData:
+        # PERF: a parser hands over a fresh list; take it without the checks and the copy.
+        self = object.__new__(cls)
+        self._setup(fields)
+        self._files = files if files is not None else UploadedFiles()
+        return self
+
+    @property
+    def files(self) -> UploadedFiles:
+        """The uploaded files by field name, as `Request.files()` gives them."""
+        return self._files
+
+    def file(self, name: str) -> UploadedFile | None:
+        """Return the first file sent under `name`, or None."""
+        return self._files.get(name)
+
+    def filelist(self, name: str) -> list[UploadedFile]:
+        """Return every file sent under `name`, in arrival order (empty when none)."""
+        return self._files.getlist(name)
 
 
 def _header_text(raw: bytearray) -> str:
@@ -322,8 +368,8 @@ class _Reader:
 
 async def parse_multipart(
     body: AsyncIterator[bytes], params: Mapping[str, str], settings: Settings, pool: ThreadPool
-) -> tuple[MultiDict, UploadedFiles]:
-    """Read a multipart/form-data body into its text fields and its files.
+) -> FormData:
+    """Read a multipart/form-data body into its text fields and its files (`FormData.files`).
 
     Args:
         body: The body's chunks as they arrive (limits on received bytes apply upstream).
@@ -360,4 +406,4 @@ async def parse_multipart(
         for _, upload in reader.files:
             upload.close()
         raise
-    return MultiDict._from_list(reader.fields), UploadedFiles(reader.files)
+    return FormData._parsed(reader.fields, UploadedFiles(reader.files))

@@ -28,9 +28,13 @@ import msgspec
 from flasgo.exceptions import InternalServerError, UnprocessableEntity
 from flasgo.jsonenc import decode_json
 
+if typing.TYPE_CHECKING:
+    from flasgo.uploads import FormData
+
 __all__ = [
     "BodyModel",
     "Coercer",
+    "FormValidationError",
     "RequestValidationError",
     "ResponseValidationError",
     "ValidationIssue",
@@ -83,6 +87,34 @@ class RequestValidationError(UnprocessableEntity):
 
         body = {"error": "validation_error", "detail": self.detail, "errors": self.errors}
         return encode_json(body), "application/json"
+
+
+class FormValidationError(RequestValidationError):
+    """422: a route whose body is a form (`Form()` fields or model) got values that fail.
+
+    The response is the same as `RequestValidationError`'s; an error handler registered for
+    this class also sees the form that was sent.
+
+    Attributes:
+        errors: Every failing value, as in `RequestValidationError`.
+        form_data: The `FormData` that was read (empty when no body was sent).
+        field_errors: The messages grouped by field name, in order; an issue about no one
+            field (the whole body missing, too many errors) is under ``""``.
+    """
+
+    def __init__(self, errors: list[Issue], form_data: FormData) -> None:
+        super().__init__(errors)
+        self.form_data = form_data
+
+    @property
+    def field_errors(self) -> dict[str, list[str]]:
+        """The error messages by field name (``""`` for those about no one field)."""
+        grouped: dict[str, list[str]] = {}
+        for found in self.errors:
+            location = found["location"]
+            name = str(location[1]) if len(location) > 1 else ""
+            grouped.setdefault(name, []).append(str(found["message"]))
+        return grouped
 
 
 class ResponseValidationError(InternalServerError):

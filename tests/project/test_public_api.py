@@ -59,6 +59,8 @@ PUBLIC_API = [
     "FlasgoJSONFormatter",
     "Forbidden",
     "Form",
+    "FormData",
+    "FormValidationError",
     "HTMLResponse",
     "HTTPException",
     "HasScope",
