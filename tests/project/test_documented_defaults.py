@@ -47,6 +47,17 @@ def app(make_app: AppFactory) -> Flasgo:
     return app
 
 
+def docs_app(make_app: AppFactory) -> Flasgo:
+    """An app with the docs on (``ENABLE_DOCS``) and one route."""
+    app = make_app(ENABLE_DOCS=True)
+
+    @app.get("/x")
+    async def x() -> dict[str, int]:
+        return {"x": 1}
+
+    return app
+
+
 def set_cookie(response: Any, name: str) -> str:
     [cookie] = [c for c in response.headers.get_list("set-cookie") if c.startswith(f"{name}=")]
     return str(cookie)
@@ -235,12 +246,7 @@ def test_metrics_docs_and_openapi_are_off(app: Flasgo, make_client: ClientFactor
 def test_docs_on_use_upstreams_paths_and_title(
     make_app: AppFactory, make_client: ClientFactory
 ) -> None:
-    app = make_app(ENABLE_DOCS=True)
-
-    @app.get("/x")
-    async def x() -> dict[str, int]:
-        return {"x": 1}
-
+    app = docs_app(make_app)
     client = make_client(app)
     assert client.get("/docs").status_code == 200
     info = client.get("/openapi.json").json()["info"]
@@ -327,12 +333,7 @@ def test_the_default_security_headers(app: Flasgo, make_client: ClientFactory) -
 def test_docs_leave_out_an_empty_description_and_servers(
     make_app: AppFactory, make_client: ClientFactory
 ) -> None:
-    app = make_app(ENABLE_DOCS=True)
-
-    @app.get("/x")
-    async def x() -> dict[str, int]:
-        return {"x": 1}
-
+    app = docs_app(make_app)
     document = make_client(app).get("/openapi.json").json()
     assert "description" not in document["info"]  # API_DESCRIPTION ""
     assert "servers" not in document  # API_SERVERS []
